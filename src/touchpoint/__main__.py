@@ -1,0 +1,3 @@
+from touchpoint.cli import main
+
+main()

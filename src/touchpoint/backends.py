@@ -1,0 +1,61 @@
+"""The backends stages run on, declared once: how a stage's result is kept.
+
+Stage code never asks which backend it is on. DuckDB keeps each result as a
+table in the snapshot file being built; Spark keeps a cached temporary view.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import duckdb
+import ibis
+import ibis.expr.types as ir
+import pyarrow as pa
+
+
+class DuckDBBackend:
+    """Stages over the store's raw tables, results written into the attached `snap` file."""
+
+    name = "duckdb"
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, database: str = "snap"):
+        self.con = con
+        self.database = database
+        self.ibis = ibis.duckdb.from_connection(con)
+
+    def raw(self, name: str) -> ir.Table:
+        return self.ibis.table(name)
+
+    def materialize(self, name: str, expr: ir.Table) -> ir.Table:
+        return self.ibis.create_table(name, expr, database=(self.database, "main"), overwrite=True)
+
+    def count(self, table: ir.Table) -> int:
+        return int(self.ibis.execute(table.count()))
+
+    def drop(self, name: str) -> None:
+        self.con.execute(f'DROP TABLE IF EXISTS {self.database}.main."{name}"')
+
+
+class SparkBackend:
+    """Stages on a Spark session (local or a cluster), through Ibis's PySpark backend."""
+
+    name = "spark"
+
+    def __init__(self, session: Any):
+        self.session = session
+        self.ibis = ibis.pyspark.connect(session)
+
+    def load(self, name: str, rows: pa.Table) -> ir.Table:
+        """Register Arrow rows as a temporary view (Arrow keeps nulls as nulls)."""
+        frame = self.session.createDataFrame(rows)
+        frame.createOrReplaceTempView(name)
+        return self.ibis.table(name)
+
+    def materialize(self, name: str, expr: ir.Table) -> ir.Table:
+        frame = self.session.sql(self.ibis.compile(expr)).cache()
+        frame.createOrReplaceTempView(name)
+        return self.ibis.table(name)
+
+    def count(self, table: ir.Table) -> int:
+        return int(self.ibis.execute(table.count()))

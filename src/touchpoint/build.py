@@ -1,0 +1,79 @@
+"""`touchpoint build`: the store's raw tables → a published snapshot of every result.
+
+The only writer of results. It runs the stages into a new snapshot file and
+publishes it atomically; if anything fails, the snapshot is discarded and the
+previous one stays readable.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pyarrow as pa
+
+from touchpoint.backends import DuckDBBackend
+from touchpoint.config import Settings
+from touchpoint.params import BuildParams
+from touchpoint.pipeline import RESULT_TABLES, StageInfo, run_stages
+from touchpoint.store import Store
+
+# Stage results kept only while the build runs.
+_SCRATCH_TABLES = ("referrer_sources", "current_calls")
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    build_id: str
+    snapshot: Path
+    stages: list[StageInfo]
+    rows: dict[str, int]
+    seconds: float
+
+
+def build(settings: Settings, on_stage: Callable[[str], None] = lambda _n: None) -> BuildResult:
+    """Run every stage over the store and publish the results as the current snapshot."""
+    started = time.perf_counter()
+    params = BuildParams.from_settings(settings)  # reads the rules file before taking the lock
+    with Store.open(settings) as store:
+        snapshot = store.new_snapshot()
+        build_id = snapshot.path.stem
+        try:
+            backend = DuckDBBackend(store.con)
+            results, stages = run_stages(
+                backend, backend.raw("raw_events"), backend.raw("raw_calls"), params, on_stage
+            )
+            on_stage("publish")
+            store.con.execute("CREATE TABLE snap.main.rejects AS SELECT * FROM rejects")
+            for name in _SCRATCH_TABLES:
+                backend.drop(name)
+            rows = {name: backend.count(results[name]) for name in RESULT_TABLES}
+            seconds = time.perf_counter() - started
+            _write_build_info(store, build_id, settings, stages, seconds)
+        except BaseException:
+            store.discard(snapshot)
+            raise
+        store.publish(snapshot)
+    return BuildResult(build_id, snapshot.path, stages, rows, time.perf_counter() - started)
+
+
+def _write_build_info(
+    store: Store, build_id: str, settings: Settings, stages: list[StageInfo], seconds: float
+) -> None:
+    """What this build was and did, kept in the snapshot for explain, report and serve."""
+    built_at = datetime.now(UTC).replace(tzinfo=None)
+    info = pa.table(
+        {
+            "build_id": [build_id],
+            "built_at": pa.array([built_at], pa.timestamp("us")),
+            "seconds": [seconds],
+            "settings": [settings.model_dump_json(exclude={"webhooks", "salesforce", "server"})],
+            "stages": [json.dumps([stage.__dict__ for stage in stages])],
+        }
+    )
+    with store.registered(info) as view:
+        store.con.execute(f"CREATE TABLE snap.main.build_info AS SELECT * FROM {view}")

@@ -1,0 +1,160 @@
+"""What the command line prints: progress while working, then tables a person reads.
+
+Human output goes to stderr, so stdout stays clean for data (`export`,
+`--json`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from touchpoint.config import Settings, describe_settings
+
+if TYPE_CHECKING:
+    from touchpoint.build import BuildResult
+    from touchpoint.importers import ImportResult
+
+err = Console(stderr=True, highlight=False)
+out = Console(highlight=False)
+
+
+def error(message: str) -> None:
+    err.print(f"[bold red]error:[/] {message}", soft_wrap=True)
+
+
+def note(message: str) -> None:
+    err.print(message, soft_wrap=True)
+
+
+@contextlib.contextmanager
+def row_progress(kind: str, quiet: bool) -> Iterator[Callable[[int], None]]:
+    """A live count of records read, for imports."""
+    if quiet or not err.is_terminal:
+        yield lambda _n: None
+        return
+    with Progress(
+        SpinnerColumn(), TextColumn(f"importing {kind}: {{task.completed:,}} records"),
+        TimeElapsedColumn(), console=err, transient=True,
+    ) as progress:
+        task = progress.add_task(kind, total=None)
+        yield lambda n: progress.advance(task, n)
+
+
+@contextlib.contextmanager
+def stage_progress(quiet: bool, total: int = 8) -> Iterator[Callable[[str], None]]:
+    """A bar across the build's stages."""
+    if quiet:
+        yield lambda _n: None
+        return
+    with Progress(
+        SpinnerColumn(), TextColumn("building: {task.description}"), BarColumn(),
+        TimeElapsedColumn(), console=err, transient=True,
+    ) as progress:
+        task = progress.add_task("starting", total=total)
+
+        def on_stage(name: str) -> None:
+            progress.update(task, description=name, advance=1)
+
+        yield on_stage
+
+
+def import_summary(result: ImportResult, quiet: bool, as_json: bool) -> None:
+    if as_json:
+        out.print_json(
+            json.dumps(
+                {
+                    "kind": result.kind,
+                    "read": result.seen,
+                    "accepted": result.accepted,
+                    "new": result.landed,
+                    "already_present": result.already_present,
+                    "rejected": result.rejected,
+                    "problems": result.problems,
+                    "notes": result.notes,
+                    "rejects": [
+                        {"source": r.source, "reason": r.reason} for r in result.first_rejects
+                    ],
+                }
+            )
+        )
+    for problem in result.problems:
+        error(problem)
+    if quiet:
+        return
+    for line in result.notes:
+        note(f"[yellow]note:[/] {line}")
+    if as_json:
+        return
+    if result.seen:
+        line = (
+            f"{result.kind}: read {result.seen:,}, accepted {result.accepted:,} "
+            f"({result.landed:,} new, {result.already_present:,} already present), "
+            f"rejected {result.rejected:,}"
+        )
+        note(line)
+    if result.rejected:
+        for reject in result.first_rejects:
+            note(f"  rejected {reject.source}: {reject.reason}")
+        if result.rejected > len(result.first_rejects):
+            note(f"  ... and {result.rejected - len(result.first_rejects):,} more")
+        note("  every reject is kept: touchpoint export rejects")
+    if result.seen and result.accepted == 0:
+        error(f"every {result.kind.rstrip('s')} record was rejected")
+
+
+def build_summary(result: BuildResult, quiet: bool, as_json: bool) -> None:
+    if as_json:
+        out.print_json(
+            json.dumps(
+                {
+                    "build_id": result.build_id,
+                    "seconds": round(result.seconds, 3),
+                    "rows": result.rows,
+                    "stages": [stage.__dict__ for stage in result.stages],
+                }
+            )
+        )
+        return
+    if quiet:
+        return
+    table = Table(title=f"build {result.build_id}", title_justify="left")
+    for column in ("stage", "rows in", "rows out", "seconds", "rows/s"):
+        table.add_column(column, justify="left" if column == "stage" else "right")
+    for stage in result.stages:
+        rate = stage.rows_in / stage.seconds if stage.seconds > 0 else 0
+        table.add_row(
+            stage.stage, f"{stage.rows_in:,}", f"{stage.rows_out:,}", f"{stage.seconds:.2f}",
+            f"{rate:,.0f}",
+        )
+    err.print(table)
+    rows = result.rows
+    note(
+        f"published in {result.seconds:.1f}s: {rows['events']:,} events, "
+        f"{rows['sessions']:,} sessions, {rows['calls']:,} calls, "
+        f"{rows['touchpoints']:,} touchpoints"
+    )
+
+
+def settings_table(settings: Settings) -> None:
+    now = settings.model_dump(mode="json")
+    table = Table(title="settings (touchpoint.toml, then TOUCHPOINT_* variables, then flags)")
+    table.add_column("setting")
+    table.add_column("value")
+    table.add_column("default")
+    table.add_column("what it does")
+    for name, default, description in describe_settings():
+        value = now
+        for part in name.split("."):
+            value = value[part]
+        shown = json.dumps(value) if not isinstance(value, str) else f'"{value}"'
+        if any(secret in name for secret in ("secret", "token", "session_id")) and value:
+            shown = '"•••"'
+        table.add_row(name, shown, default, description)
+    out.print(table)

@@ -1,0 +1,174 @@
+"""Column layouts: the raw tables importers fill and the output tables of DESIGN §8.
+
+Times are kept twice in raw tables: as a UTC timestamp for output and as whole
+microseconds since the epoch (`*_us`) for arithmetic, so that gaps are exact
+integers on every backend.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+TS = pa.timestamp("us")  # naive, always UTC
+
+RAW_EVENTS = pa.schema(
+    [
+        ("event_id", pa.string()),
+        ("visitor_id", pa.string()),
+        ("type", pa.string()),
+        ("occurred_at", TS),
+        ("occurred_us", pa.int64()),
+        ("url", pa.string()),
+        ("referrer", pa.string()),
+        ("title", pa.string()),
+        ("email", pa.string()),
+        ("user_agent", pa.string()),
+        ("properties", pa.string()),
+        ("page_host", pa.string()),
+        ("page_path", pa.string()),
+        ("referrer_host", pa.string()),
+        ("utm_source", pa.string()),
+        ("utm_medium", pa.string()),
+        ("utm_campaign", pa.string()),
+        ("utm_content", pa.string()),
+        ("utm_term", pa.string()),
+        ("click_id", pa.string()),
+        ("click_id_param", pa.string()),
+        ("client_ip", pa.string()),
+        ("received_at", TS),
+        ("origin", pa.string()),
+    ]
+)
+
+RAW_CALLS = pa.schema(
+    [
+        ("source_system", pa.string()),
+        ("call_id", pa.string()),
+        ("external_id", pa.string()),
+        ("visitor_id", pa.string()),
+        ("called_at", TS),
+        ("called_us", pa.int64()),
+        ("activity_type", pa.string()),
+        ("subject", pa.string()),
+        ("caller_number", pa.string()),
+        ("tracking_number", pa.string()),
+        ("duration_s", pa.int64()),
+        ("who_id", pa.string()),
+        ("what_id", pa.string()),
+        ("call_type", pa.string()),
+        ("is_deleted", pa.bool_()),
+        ("version_us", pa.int64()),
+        ("vendor_source", pa.string()),
+        ("vendor_medium", pa.string()),
+        ("vendor_campaign", pa.string()),
+        ("vendor_content", pa.string()),
+        ("vendor_term", pa.string()),
+        ("vendor_click_id", pa.string()),
+        ("vendor_click_id_param", pa.string()),
+        ("vendor_landing_page", pa.string()),
+        ("vendor_referrer", pa.string()),
+        ("record", pa.string()),
+        ("record_hash", pa.string()),
+        ("received_at", TS),
+        ("origin", pa.string()),
+    ]
+)
+
+REJECTS = pa.schema(
+    [
+        ("source", pa.string()),
+        ("record", pa.string()),
+        ("reason", pa.string()),
+        ("rejected_at", TS),
+        ("kind", pa.string()),
+        ("record_hash", pa.string()),
+    ]
+)
+
+RAW_TABLES: dict[str, pa.Schema] = {
+    "raw_events": RAW_EVENTS,
+    "raw_calls": RAW_CALLS,
+    "rejects": REJECTS,
+}
+
+# DESIGN §8: these columns, in this order; more may follow.
+OUTPUT_COLUMNS: dict[str, tuple[str, ...]] = {
+    "events": ("event_id", "visitor_id", "type", "occurred_at", "url", "referrer"),
+    "sessions": (
+        "session_id",
+        "visitor_id",
+        "started_at",
+        "last_activity_at",
+        "landing_page",
+        "referrer",
+        "channel",
+        "subchannel",
+        "source",
+        "medium",
+        "campaign",
+        "content",
+        "term",
+        "click_id",
+        "page_views",
+    ),
+    "calls": (
+        "call_id",
+        "source_system",
+        "external_id",
+        "visitor_id",
+        "called_at",
+        "activity_type",
+        "caller_number",
+        "tracking_number",
+        "duration_s",
+        "outcome",
+        "session_id",
+        "seconds_from_session_start",
+        "touchpoint_id",
+        "attribution_basis",
+    ),
+    "touchpoints": (
+        "touchpoint_id",
+        "person_id",
+        "visitor_id",
+        "touchpoint_date",
+        "touchpoint_type",
+        "medium",
+        "source",
+        "channel",
+        "subchannel",
+        "campaign",
+        "landing_page",
+        "referrer",
+        "session_id",
+        "call_id",
+        "positions",
+        "attribution_basis",
+    ),
+    "attribution": (
+        "touchpoint_id",
+        "conversion_id",
+        "conversion_type",
+        "model",
+        "weight",
+        "revenue",
+        "channel",
+        "positions",
+    ),
+    "rejects": ("source", "record", "reason", "rejected_at"),
+}
+
+EXPORT_TABLES = tuple(OUTPUT_COLUMNS)
+
+
+def duckdb_type(arrow_type: pa.DataType) -> str:
+    """The DuckDB column type that holds an Arrow type of these schemas."""
+    if arrow_type == TS:
+        return "TIMESTAMP"
+    if pa.types.is_int64(arrow_type):
+        return "BIGINT"
+    if pa.types.is_boolean(arrow_type):
+        return "BOOLEAN"
+    if pa.types.is_float64(arrow_type):
+        return "DOUBLE"
+    return "VARCHAR"

@@ -1,0 +1,113 @@
+"""Events → sessions (DESIGN §2).
+
+A visitor's events, in time order, form a session until `[sessions] timeout`
+passes without an event. Inside that, an arrival with a new non-direct
+acquisition (another source, campaign parameters or click id than the
+session's) starts a new session; a direct or internal arrival never does. A
+session takes its landing page, referrer, campaign parameters, click id and
+channel from its first event.
+
+Written as windows over the events, so that it runs on DuckDB and on Spark.
+"""
+
+from __future__ import annotations
+
+import ibis
+import ibis.expr.types as ir
+
+from touchpoint.channels import acquisition, classify, referrer_sources
+from touchpoint.params import BuildParams
+
+_ORDER = ("occurred_us", "event_id")
+
+
+def referrer_lookup(events: ir.Table) -> ir.Table:
+    """Canonical source of every distinct referrer host among the events."""
+    hosts = events.filter(events.referrer_host.notnull()).select("referrer_host").distinct()
+    return referrer_sources(hosts)
+
+
+def sessionize(events: ir.Table, referrers: ir.Table, params: BuildParams) -> ir.Table:
+    """Each event with its `session_id`, derived source / medium and whether it starts one."""
+    joined = events.left_join(referrers, "referrer_host").drop("referrer_host_right")
+    marked = acquisition(joined, params.internal_domains)
+
+    by_visitor = ibis.window(group_by="visitor_id", order_by=_ORDER)
+    marked = marked.mutate(previous_us=marked.occurred_us.lag().over(by_visitor))
+    marked = marked.mutate(
+        new_visit=marked.previous_us.isnull()
+        | ((marked.occurred_us - marked.previous_us) > params.session_timeout_us)
+    )
+    marked = marked.mutate(visit=marked.new_visit.cast("int64").cumsum().over(by_visitor))
+
+    # Within a visit, the current session's acquisition is the last one seen so far:
+    # number the acquisitions, give every event the key of the one it follows, and
+    # compare each arrival with the key its predecessor carried.
+    by_visit = ibis.window(group_by=["visitor_id", "visit"], order_by=_ORDER)
+    marked = marked.mutate(acquired=marked.is_acquisition.cast("int64").cumsum().over(by_visit))
+    by_acquisition = ibis.window(group_by=["visitor_id", "visit", "acquired"], order_by=_ORDER)
+    marked = marked.mutate(current_key=marked.acquisition_key.first().over(by_acquisition))
+    marked = marked.mutate(previous_key=marked.current_key.lag().over(by_visit))
+    starts = marked.new_visit | (
+        marked.is_acquisition
+        & (marked.previous_key.isnull() | (marked.acquisition_key != marked.previous_key))
+    )
+    marked = marked.mutate(starts_session=starts)
+    marked = marked.mutate(session_number=marked.starts_session.cast("int64").cumsum().over(by_visitor))
+    by_session = ibis.window(group_by=["visitor_id", "session_number"], order_by=_ORDER)
+    first_event = marked.event_id.first().over(by_session)
+    session_id = (marked.visitor_id + "|" + first_event).hexdigest("md5")
+    return marked.mutate(session_id=session_id).drop(
+        "previous_us", "new_visit", "visit", "acquired", "current_key", "previous_key", "session_number"
+    )
+
+
+def sessions(events: ir.Table, params: BuildParams) -> ir.Table:
+    """One row per session, its attributes from its first event, its channel classified."""
+    first = events.filter(events.starts_session).select(
+        "session_id",
+        "visitor_id",
+        started_at=events.occurred_at,
+        started_us=events.occurred_us,
+        landing_page=events.url,
+        referrer=events.referrer,
+        source=events.source,
+        medium=events.medium,
+        campaign=events.utm_campaign,
+        content=events.utm_content,
+        term=events.utm_term,
+        click_id=events.click_id,
+    )
+    kind = events.type
+    activity = events.group_by("session_id").aggregate(
+        last_activity_at=events.occurred_at.max(),
+        last_activity_us=events.occurred_us.max(),
+        page_views=(kind == "page_view").cast("int64").sum(),
+        event_count=events.count(),
+        first_form_us=events.occurred_us.min(where=kind == "form_submit"),
+        first_chat_us=events.occurred_us.min(where=kind == "chat"),
+    )
+    joined = first.join(activity, "session_id")
+    classified = classify(joined, params.channel_rules, params.replace_default_channels)
+    return classified.select(
+        "session_id",
+        "visitor_id",
+        "started_at",
+        "last_activity_at",
+        "landing_page",
+        "referrer",
+        "channel",
+        "subchannel",
+        "source",
+        "medium",
+        "campaign",
+        "content",
+        "term",
+        "click_id",
+        "page_views",
+        "started_us",
+        "last_activity_us",
+        "event_count",
+        "first_form_us",
+        "first_chat_us",
+    )

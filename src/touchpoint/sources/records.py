@@ -1,0 +1,260 @@
+"""What every input format shares: rejects, file reading, times and ids.
+
+A record that cannot be used becomes a `Reject` with a reason a person can act
+on and the record exactly as received; the good records around it still land.
+Problems with a whole file (empty, not UTF-8 at all) are `FileProblem`s.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+import io
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import IO, Any
+
+import pyarrow as pa
+
+from touchpoint.errors import TouchpointError
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# Times outside this range are almost always a unit mistake (seconds for milliseconds).
+EARLIEST = datetime(1990, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+
+
+class RecordError(ValueError):
+    """Why one record was rejected; the message is the reason users read."""
+
+
+class FileProblem(TouchpointError):
+    """A whole file that cannot be read as records of its format."""
+
+
+@dataclass(frozen=True, slots=True)
+class Reject:
+    source: str  # the file and line (or endpoint) it came from
+    record: str  # the raw record as received
+    reason: str
+
+
+@dataclass
+class ParseReport:
+    """What a parser saw besides the good rows: rejects, notes for the user, row counts."""
+
+    rejects: list[Reject] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    seen: int = 0
+
+    def reject(self, source: str, record: str, reason: str) -> None:
+        self.rejects.append(Reject(source=source, record=record, reason=reason))
+
+    @property
+    def good(self) -> int:
+        return self.seen - len(self.rejects)
+
+
+class RowBatches:
+    """Collects rows of one raw table into Arrow tables of its layout.
+
+    `fixed` gives the columns every row of this import shares (origin, arrival time).
+    """
+
+    def __init__(self, schema: pa.Schema, **fixed: Any):
+        self.schema = schema
+        self.fixed = fixed
+        self.columns: dict[str, list[Any]] = {name: [] for name in schema.names}
+
+    def __len__(self) -> int:
+        return len(self.columns[self.schema.names[0]])
+
+    def add(self, row: dict[str, Any]) -> None:
+        for name, values in self.columns.items():
+            values.append(row[name] if name in row else self.fixed.get(name))
+
+    def take(self) -> pa.Table:
+        table = pa.table(self.columns, schema=self.schema)
+        self.columns = {name: [] for name in self.schema.names}
+        return table
+
+
+def stable_hash(*parts: object) -> str:
+    """A 32-hex-digit hash of the parts, the same on every machine and run."""
+    text = "\x1f".join("" if p is None else str(p) for p in parts)
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+
+
+def open_text(path: Path) -> IO[str]:
+    """A text file opened for streaming as UTF-8, a byte-order mark skipped.
+
+    Bytes that are not UTF-8 come through as surrogate escapes, so the rows that
+    hold them can be rejected one by one (see `non_utf8_reason`) while the rest
+    land. A UTF-16 file is a `FileProblem`.
+    """
+    try:
+        with path.open("rb") as handle:
+            start = handle.read(4)
+    except FileNotFoundError:
+        raise FileProblem(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise FileProblem(f"{path} is a directory, not a file") from None
+    except OSError as exc:
+        raise FileProblem(f"{path}: cannot read it ({exc.strerror})") from None
+    if start.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise FileProblem(f"{path} is UTF-16 text; save it as UTF-8 and import it again")
+    return path.open(encoding="utf-8-sig", errors="surrogateescape", newline="")
+
+
+def csv_records(path: Path, report: ParseReport) -> Iterator[tuple[str, str, dict[str, Any] | None]]:
+    """(source, raw row, record) for each data row of a CSV file with a header.
+
+    Rows that cannot be records (bytes that are not UTF-8, the wrong number of
+    fields) are rejected here and come through with record None. Empty cells
+    are None.
+    """
+    with open_text(path) as handle:
+        rows = csv.reader(handle)
+        try:
+            header = [name.strip() for name in next(rows)]
+        except StopIteration:
+            return
+        for row in rows:
+            if not any(cell.strip() for cell in row):
+                continue
+            source = f"{path}:{rows.line_num}"
+            raw = _csv_line(row)
+            bad_bytes = non_utf8_reason(raw)
+            if bad_bytes:
+                report.reject(source, as_received(raw), bad_bytes)
+                yield source, as_received(raw), None
+                continue
+            if len(row) != len(header):
+                reason = f"row has {len(row)} fields, the header has {len(header)}"
+                report.reject(source, raw, reason)
+                yield source, raw, None
+                continue
+            yield source, raw, {name: (value if value != "" else None) for name, value in zip(header, row)}
+
+
+def _csv_line(row: list[str]) -> str:
+    out = io.StringIO()
+    csv.writer(out, lineterminator="").writerow(row)
+    return out.getvalue()
+
+
+def empty_file(path: Path) -> FileProblem:
+    """The problem of a file that held no records at all."""
+    return FileProblem(f"{path} is empty: there are no records to import")
+
+
+def non_utf8_reason(text: str) -> str | None:
+    """The reason to reject text that held bytes which are not UTF-8, or None."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        byte = ord(text[exc.start]) - 0xDC00
+        return f"not valid UTF-8: byte 0x{byte:02x} at character {exc.start + 1}"
+    return None
+
+
+def as_received(text: str) -> str:
+    """Text with any non-UTF-8 bytes shown as \\xNN, safe to store."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def to_us(moment: datetime) -> int:
+    """Whole microseconds since the epoch of an aware datetime (exact, no float)."""
+    delta = moment - EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def from_us(us: int) -> datetime:
+    """The naive UTC datetime of epoch microseconds (how raw tables keep times)."""
+    return datetime(1970, 1, 1) + timedelta(microseconds=us)
+
+
+_SALESFORCE_OFFSET = re.compile(r"([+-]\d{2})(\d{2})$")
+
+
+def parse_time(value: Any, field_name: str, *, naive_is_utc: bool = False) -> int:
+    """Epoch microseconds of an RFC 3339 time with offset or of epoch milliseconds.
+
+    Salesforce's `2026-03-04T20:21:30.000+0000` form is RFC 3339 apart from the
+    colon in its offset and is read too.
+
+    >>> parse_time("2026-03-04T12:17:00-05:00", "occurred_at")
+    1772644620000000
+    >>> parse_time(1772644620000, "occurred_at")
+    1772644620000000
+    """
+    if isinstance(value, bool) or value is None:
+        raise RecordError(f"{field_name} is missing")
+    if isinstance(value, int | float):
+        return _from_epoch_ms(value, field_name)
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            if not naive_is_utc:
+                raise RecordError(f"{field_name} {value.isoformat()} has no UTC offset")
+            value = value.replace(tzinfo=UTC)
+        return _checked(value, field_name, value.isoformat())
+    if not isinstance(value, str):
+        raise RecordError(f"{field_name} must be a time, not {type(value).__name__}")
+    text = value.strip()
+    if not text:
+        raise RecordError(f"{field_name} is missing")
+    if re.fullmatch(r"-?\d+(\.\d+)?", text):
+        return _from_epoch_ms(float(text) if "." in text else int(text), field_name)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise RecordError(
+            f"{field_name} {value!r} is not an RFC 3339 time "
+            "(like 2026-03-04T12:17:00Z) or epoch milliseconds"
+        ) from None
+    if moment.tzinfo is None:
+        if not naive_is_utc:
+            raise RecordError(
+                f"{field_name} {value!r} has no UTC offset; add Z or one like +01:00"
+            )
+        moment = moment.replace(tzinfo=UTC)
+    return _checked(moment, field_name, text)
+
+
+def _from_epoch_ms(value: int | float, field_name: str) -> int:
+    us = int(round(value * 1000))
+    if value and abs(value) < 10**11:
+        raise RecordError(
+            f"{field_name} {value} looks like epoch seconds; give epoch milliseconds"
+        )
+    try:
+        moment = from_us(us).replace(tzinfo=UTC)
+    except OverflowError:
+        raise RecordError(f"{field_name} {value} is out of range") from None
+    return _checked(moment, field_name, str(value))
+
+
+def _checked(moment: datetime, field_name: str, shown: str) -> int:
+    if not EARLIEST <= moment < LATEST:
+        raise RecordError(f"{field_name} {shown} is outside 1990-2199")
+    return to_us(moment)
+
+
+def compact_json(record: Any) -> str:
+    """A record as one line of JSON, keys in the order received."""
+    return json.dumps(record, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def text_or_none(value: Any) -> str | None:
+    """A trimmed string, or None for missing and blank values."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        value = str(value)
+    value = value.strip()
+    return value or None

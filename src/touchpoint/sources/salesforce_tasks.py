@@ -1,0 +1,219 @@
+"""Salesforce Tasks that record calls (DESIGN §7), from a CSV export or a REST result.
+
+The call-tracking vendor writes each call into Salesforce as a Task carrying
+the visitor id (Marketo Measure's `bizible2__BizibleId__c` by default). Every
+version of a Task is kept; the calls stage takes the latest `LastModifiedDate`,
+so import order never matters, and `IsDeleted = true` removes the call.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from touchpoint.config import Settings
+from touchpoint.phones import to_e164
+from touchpoint.sources.records import (
+    FileProblem,
+    ParseReport,
+    RecordError,
+    RowBatches,
+    compact_json,
+    csv_records,
+    empty_file,
+    from_us,
+    non_utf8_reason,
+    open_text,
+    parse_time,
+    stable_hash,
+    text_or_none,
+)
+
+SOURCE_SYSTEM = "salesforce"
+BATCH_ROWS = 50_000
+TASK_FIELDS = (
+    "Id",
+    "CreatedDate",
+    "Type",
+    "Subject",
+    "WhoId",
+    "WhatId",
+    "CallType",
+    "CallDurationInSeconds",
+    "CallObject",
+    "IsDeleted",
+    "LastModifiedDate",
+    "SystemModstamp",
+)
+_ID_SUFFIX = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
+
+
+def salesforce_id18(value: str) -> str:
+    """The 18-character, case-safe form of a Salesforce id (15-character ids gain a suffix).
+
+    >>> salesforce_id18("00T5e00000ABcdE")
+    '00T5e00000ABcdEAAT'
+    """
+    if len(value) != 15:
+        return value
+    suffix = ""
+    for start in (0, 5, 10):
+        chunk = value[start : start + 5]
+        bits = sum(1 << i for i, char in enumerate(chunk) if "A" <= char <= "Z")
+        suffix += _ID_SUFFIX[bits]
+    return value + suffix
+
+
+def _sf_id(record: dict[str, Any], name: str, *, required: bool = False) -> str | None:
+    value = text_or_none(record.get(name))
+    if value is None:
+        if required:
+            raise RecordError(f"missing required field {name}")
+        return None
+    if len(value) not in (15, 18) or not value.isalnum():
+        raise RecordError(f"{name} {value!r} is not a Salesforce id (15 or 18 letters and digits)")
+    return salesforce_id18(value)
+
+
+def _flag(record: dict[str, Any], name: str) -> bool:
+    value = record.get(name)
+    if value is None or isinstance(value, bool):
+        return bool(value)
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes"):
+        return True
+    if text in ("false", "0", "no", ""):
+        return False
+    raise RecordError(f"{name} {value!r} is not true or false")
+
+
+def _seconds(record: dict[str, Any], name: str) -> int | None:
+    value = record.get(name)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise RecordError(f"{name} {value!r} is not a number of seconds") from None
+    if number < 0 or number != int(number):
+        raise RecordError(f"{name} {value!r} is not a whole, non-negative number of seconds")
+    return int(number)
+
+
+def task_row(record: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    """The raw-calls row of one Task record, or `RecordError` saying what is wrong."""
+    fields = settings.salesforce
+    call_id = _sf_id(record, "Id", required=True)
+    if text_or_none(record.get("CreatedDate")) is None:
+        raise RecordError("missing required field CreatedDate")
+    created_us = parse_time(record["CreatedDate"], "CreatedDate")
+    called_us = created_us
+    if fields.call_time_field and text_or_none(record.get(fields.call_time_field)):
+        called_us = parse_time(record[fields.call_time_field], fields.call_time_field)
+    version_us = created_us
+    for name in ("LastModifiedDate", "SystemModstamp"):
+        if text_or_none(record.get(name)):
+            version_us = parse_time(record[name], name)
+            break
+    region = settings.phone.default_region
+    raw_number = record.get(fields.caller_number_field) if fields.caller_number_field else None
+    tracking = record.get(fields.tracking_number_field) if fields.tracking_number_field else None
+    as_json = compact_json(record)
+    return {
+        "source_system": SOURCE_SYSTEM,
+        "call_id": call_id,
+        "external_id": text_or_none(record.get("CallObject")),
+        "visitor_id": text_or_none(record.get(fields.visitor_id_field)),
+        "called_at": from_us(called_us),
+        "called_us": called_us,
+        "activity_type": text_or_none(record.get("Type")),
+        "subject": text_or_none(record.get("Subject")),
+        "caller_number": to_e164(text_or_none(raw_number), region),
+        "tracking_number": to_e164(text_or_none(tracking), region),
+        "duration_s": _seconds(record, "CallDurationInSeconds"),
+        "who_id": _sf_id(record, "WhoId"),
+        "what_id": _sf_id(record, "WhatId"),
+        "call_type": text_or_none(record.get("CallType")),
+        "is_deleted": _flag(record, "IsDeleted"),
+        "version_us": version_us,
+        "record": as_json,
+        "record_hash": stable_hash(SOURCE_SYSTEM, json.dumps(record, sort_keys=True, default=str)),
+    }
+
+
+def known_fields(settings: Settings) -> frozenset[str]:
+    """The Task fields touchpoint reads with these settings."""
+    fields = settings.salesforce
+    configured = (
+        fields.visitor_id_field,
+        fields.call_time_field,
+        fields.caller_number_field,
+        fields.tracking_number_field,
+    )
+    return frozenset(TASK_FIELDS) | {name for name in configured if name}
+
+
+def read_tasks(
+    path: Path, fmt: str, settings: Settings, report: ParseReport, batches: RowBatches
+) -> Iterator[pa.Table]:
+    """Arrow tables of the good Task rows in a `salesforce-csv` or `salesforce-json` file."""
+    records = _csv_tasks(path, report) if fmt == "salesforce-csv" else _json_tasks(path, report)
+    known = known_fields(settings)
+    unknown: set[str] = set()
+    for source, raw, record in records:
+        report.seen += 1
+        if record is None:
+            continue
+        unknown.update(key for key in record if key not in known and key != "attributes")
+        try:
+            batches.add(task_row(record, settings))
+        except RecordError as exc:
+            report.reject(source, raw, str(exc))
+            continue
+        if len(batches) >= BATCH_ROWS:
+            yield batches.take()
+    if len(batches):
+        yield batches.take()
+    if report.seen == 0:
+        raise empty_file(path)
+    if unknown:
+        shown = ", ".join(sorted(unknown)[:8]) + (" ..." if len(unknown) > 8 else "")
+        report.notes.append(f"{path}: ignored {len(unknown)} fields touchpoint does not use ({shown})")
+
+
+def _csv_tasks(path: Path, report: ParseReport) -> Iterator[tuple[str, str, dict[str, Any] | None]]:
+    yield from csv_records(path, report)
+
+
+def _json_tasks(path: Path, report: ParseReport) -> Iterator[tuple[str, str, dict[str, Any] | None]]:
+    with open_text(path) as handle:
+        text = handle.read()
+    if not text.strip():
+        raise empty_file(path)
+    bad_bytes = non_utf8_reason(text)
+    if bad_bytes:
+        raise FileProblem(f"{path} is {bad_bytes}")
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise FileProblem(f"{path} is not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    if isinstance(document, dict) and isinstance(document.get("records"), list):
+        items = document["records"]
+    elif isinstance(document, list):
+        items = document
+    else:
+        raise FileProblem(
+            f'{path} is not a Salesforce query result: expected {{"records": [...]}}'
+        )
+    for index, item in enumerate(items):
+        source = f"{path}:records[{index}]"
+        raw = compact_json(item)
+        if not isinstance(item, dict):
+            report.reject(source, raw, "not a JSON object")
+            yield source, raw, None
+        else:
+            yield source, raw, item
