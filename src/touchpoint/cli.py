@@ -82,8 +82,8 @@ def import_events_command(
     from touchpoint.importers import import_events
 
     c = _ctx(ctx)
-    with console.row_progress("events", quiet=c.quiet or as_json) as on_rows:
-        result = import_events(c.settings(), paths, fmt, strict, on_rows)
+    with console.working(f"importing {len(paths)} events file(s)", quiet=c.quiet or as_json):
+        result = import_events(c.settings(), paths, fmt, strict)
     console.import_summary(result, quiet=c.quiet, as_json=as_json)
     if result.failed:
         raise typer.Exit(1)
@@ -103,8 +103,8 @@ def import_calls_command(
     from touchpoint.importers import import_calls
 
     c = _ctx(ctx)
-    with console.row_progress("calls", quiet=c.quiet or as_json) as on_rows:
-        result = import_calls(c.settings(), paths, fmt, strict, on_rows)
+    with console.working(f"importing {len(paths)} calls file(s)", quiet=c.quiet or as_json):
+        result = import_calls(c.settings(), paths, fmt, strict)
     console.import_summary(result, quiet=c.quiet, as_json=as_json)
     if result.failed:
         raise typer.Exit(1)

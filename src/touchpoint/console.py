@@ -34,17 +34,16 @@ def note(message: str) -> None:
 
 
 @contextlib.contextmanager
-def row_progress(kind: str, quiet: bool) -> Iterator[Callable[[int], None]]:
-    """A live count of records read, for imports."""
-    if quiet or not err.is_terminal:
-        yield lambda _n: None
+def working(description: str, quiet: bool) -> Iterator[None]:
+    """A spinner with the time taken, for work without a known length."""
+    if quiet:
+        yield
         return
     with Progress(
-        SpinnerColumn(), TextColumn(f"importing {kind}: {{task.completed:,}} records"),
-        TimeElapsedColumn(), console=err, transient=True,
+        SpinnerColumn(), TextColumn(description), TimeElapsedColumn(), console=err, transient=True
     ) as progress:
-        task = progress.add_task(kind, total=None)
-        yield lambda n: progress.advance(task, n)
+        progress.add_task(description, total=None)
+        yield
 
 
 @contextlib.contextmanager

@@ -3,25 +3,59 @@
 These facts do not depend on settings, so they are kept with the raw event and
 every build reuses them: the page and referrer hosts, the `utm_*` parameters
 and the ad click id.
+
+Each rule is written twice on purpose: in Python (for events arriving over
+HTTP, and as the specification) and as DuckDB SQL (for files of millions of
+events). Both use the same regular expressions below, and a property test
+holds the two to the same answers.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import unquote
 
 # DESIGN §3: ad click ids, in the order they are looked for.
 CLICK_ID_PARAMS = ("gclid", "gbraid", "wbraid", "msclkid", "li_fat_id", "ttclid", "twclid", "fbclid")
 UTM_PARAMS = ("utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term")
 
+# Whitespace that is trimmed from text fields: ASCII only, the same in Python and SQL.
+WHITESPACE = " \t\n\r\f\v"
+HOST = r"^[A-Za-z][A-Za-z0-9+.-]*://(?:[^@/?#]*@)?(\[[^\]]*\]|[^:/?#]*)"
+PATH = r"^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*([^?#]*)"
+QUERY = r"^[^?#]*\?([^#]*)"
+HTTP_URL = r"^[Hh][Tt][Tt][Pp][Ss]?://"
+
+_HOST = re.compile(HOST)
+_PATH = re.compile(PATH)
+_QUERY = re.compile(QUERY)
+_HTTP_URL = re.compile(HTTP_URL)
+
+
+def param_regex(name: str) -> str:
+    """The first `name=value` pair in a query string prefixed with `&`, any case."""
+    return rf"(?i)&{re.escape(name)}=([^&]*)"
+
+
+_PARAMS = {name: re.compile(param_regex(name)) for name in (*UTM_PARAMS, *CLICK_ID_PARAMS)}
+
+
+def strip(text: str) -> str:
+    return text.strip(WHITESPACE)
+
 
 @dataclass(frozen=True, slots=True)
 class UrlFacts:
     host: str | None
-    path: str | None
+    path: str
     utm: dict[str, str]
     click_id: str | None
     click_id_param: str | None
+
+
+def is_http_url(url: str) -> bool:
+    return _HTTP_URL.match(url) is not None
 
 
 def host_of(url: str | None) -> str | None:
@@ -29,16 +63,27 @@ def host_of(url: str | None) -> str | None:
 
     >>> host_of("https://WWW.Example.com:8443/a?b=1")
     'www.example.com'
-    >>> host_of("android-app://com.google.android.gm/") is None
-    False
+    >>> host_of("android-app://com.google.android.gm/")
+    'com.google.android.gm'
     """
     if not url:
         return None
-    try:
-        host = urlsplit(url.strip()).hostname
-    except ValueError:
+    match = _HOST.match(url)
+    if match is None:
         return None
-    return host.rstrip(".") or None if host else None
+    host = match.group(1).lower().rstrip(".")
+    return host or None
+
+
+def decode_param(value: str) -> str | None:
+    """A query value as text: `+` is a space, %XX decoded when it gives UTF-8 text."""
+    spaced = value.replace("+", " ")
+    try:
+        decoded = unquote(spaced, errors="strict")
+    except UnicodeDecodeError:
+        decoded = value
+    decoded = strip(decoded)
+    return decoded or None
 
 
 def url_facts(url: str) -> UrlFacts:
@@ -48,19 +93,59 @@ def url_facts(url: str) -> UrlFacts:
     >>> facts.host, facts.path, facts.utm["utm_source"], facts.click_id_param
     ('example.com', '/pricing', 'Google', 'gclid')
     """
-    parts = urlsplit(url)
+    query_match = _QUERY.match(url)
+    query = "&" + query_match.group(1) if query_match else ""
     params: dict[str, str] = {}
-    for key, value in parse_qsl(parts.query, keep_blank_values=False):
-        name = key.strip().lower()
-        if name not in params and value.strip():
-            params[name] = value.strip()
-    utm = {name: params[name] for name in UTM_PARAMS if name in params}
+    for name, pattern in _PARAMS.items():
+        found = pattern.search(query)
+        if found:
+            value = decode_param(found.group(1))
+            if value is not None:
+                params[name] = value
     click_param = next((name for name in CLICK_ID_PARAMS if name in params), None)
-    host = parts.hostname.rstrip(".") if parts.hostname else None
+    path_match = _PATH.match(url)
     return UrlFacts(
-        host=host or None,
-        path=parts.path or "/",
-        utm=utm,
+        host=host_of(url),
+        path=(path_match.group(1) if path_match else "") or "/",
+        utm={name: params[name] for name in UTM_PARAMS if name in params},
         click_id=params[click_param] if click_param else None,
         click_id_param=click_param,
     )
+
+
+# -- the same rules in DuckDB SQL ---------------------------------------------
+
+
+def _sql_string(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def sql_strip(expr: str) -> str:
+    return f"trim({expr}, {_sql_string(WHITESPACE)})"
+
+
+def sql_host(expr: str) -> str:
+    """SQL for `host_of`."""
+    host = f"rtrim(lower(regexp_extract({expr}, {_sql_string(HOST)}, 1)), '.')"
+    return f"nullif({host}, '')"
+
+
+def sql_path(expr: str) -> str:
+    return f"coalesce(nullif(regexp_extract({expr}, {_sql_string(PATH)}, 1), ''), '/')"
+
+
+def sql_query(expr: str) -> str:
+    """SQL for the `&`-prefixed query string of a URL ('' when it has none)."""
+    return f"CASE WHEN regexp_matches({expr}, {_sql_string(QUERY)}) THEN '&' || regexp_extract({expr}, {_sql_string(QUERY)}, 1) ELSE '' END"
+
+
+def sql_param(query: str, name: str) -> str:
+    """SQL for the decoded value of parameter `name` in an `&`-prefixed query."""
+    raw = f"regexp_extract({query}, {_sql_string(param_regex(name))}, 1)"
+    spaced = f"replace({raw}, '+', ' ')"
+    decoded = f"coalesce(try(url_decode({spaced})), {raw})"
+    return f"nullif({sql_strip(decoded)}, '')"
+
+
+def sql_is_http_url(expr: str) -> str:
+    return f"regexp_matches({expr}, {_sql_string(HTTP_URL)})"

@@ -8,7 +8,7 @@ accepted; rejected records are kept in `rejects` with their reason.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,11 +17,12 @@ import pyarrow as pa
 
 from touchpoint.config import Settings
 from touchpoint.errors import TouchpointError
-from touchpoint.schema import RAW_CALLS, RAW_EVENTS, REJECTS
+from touchpoint.schema import RAW_CALLS, REJECTS
 from touchpoint.sources import events as event_files
 from touchpoint.sources import salesforce_tasks
 from touchpoint.sources.records import FileProblem, ParseReport, Reject, RowBatches, stable_hash
-from touchpoint.store import Store
+from touchpoint.sources.events_bulk import import_event_file
+from touchpoint.store import Staging, Store
 
 CALL_FORMATS = ("salesforce-csv", "salesforce-json")
 
@@ -56,7 +57,8 @@ class StrictRejected(TouchpointError):
     """`--strict` met a reject: nothing landed."""
 
 
-Parser = Callable[[Path, ParseReport, RowBatches], Iterator[pa.Table]]
+# Stages one file's good rows and records its rejects and notes in the report.
+FileLoader = Callable[[Staging, Path, ParseReport, datetime], None]
 
 
 def reject_rows(kind: str, rejects: Iterable[Reject], at: datetime) -> pa.Table:
@@ -79,11 +81,9 @@ def _import(
     settings: Settings,
     kind: str,
     table: str,
-    schema: pa.Schema,
     paths: list[Path],
-    parser: Parser,
+    load: FileLoader,
     strict: bool,
-    on_rows: Callable[[int], None],
 ) -> ImportResult:
     result = ImportResult(kind=kind)
     received_at = datetime.now(UTC).replace(tzinfo=None)
@@ -92,19 +92,11 @@ def _import(
         with whole:
             for path in paths:
                 report = ParseReport()
-                batches = RowBatches(
-                    schema, received_at=received_at, origin=f"file:{path.resolve()}"
-                )
-
-                def counted(tables: Iterator[pa.Table]) -> Iterator[pa.Table]:
-                    for batch in tables:
-                        on_rows(batch.num_rows)
-                        yield batch
-
                 per_file = contextlib.nullcontext() if strict else store.transaction()
                 try:
-                    with per_file:
-                        landed = store.insert_new(table, counted(parser(path, report, batches)))
+                    with per_file, store.staging(table) as staged:
+                        load(staged, path, report, received_at)
+                        landed = store.land(staged)
                         store.insert_new("rejects", [reject_rows(kind, report.rejects, received_at)])
                 except FileProblem as exc:
                     if strict:
@@ -126,32 +118,27 @@ def _import(
 
 
 def import_events(
-    settings: Settings,
-    paths: list[Path],
-    fmt: str | None = None,
-    strict: bool = False,
-    on_rows: Callable[[int], None] = lambda _n: None,
+    settings: Settings, paths: list[Path], fmt: str | None = None, strict: bool = False
 ) -> ImportResult:
     """Import web-event files (NDJSON, CSV, Parquet) into the store."""
+    formats = {path: event_files.format_of(path, fmt) for path in paths}
 
-    def parse(path: Path, report: ParseReport, batches: RowBatches) -> Iterator[pa.Table]:
-        return event_files.read_events(path, event_files.format_of(path, fmt), report, batches)
+    def load(staged: Staging, path: Path, report: ParseReport, received_at: datetime) -> None:
+        import_event_file(staged, path, formats[path], report, received_at)
 
-    return _import(settings, "events", "raw_events", RAW_EVENTS, paths, parse, strict, on_rows)
+    return _import(settings, "events", "raw_events", paths, load, strict)
 
 
 def import_calls(
-    settings: Settings,
-    paths: list[Path],
-    fmt: str,
-    strict: bool = False,
-    on_rows: Callable[[int], None] = lambda _n: None,
+    settings: Settings, paths: list[Path], fmt: str, strict: bool = False
 ) -> ImportResult:
     """Import call records in one of the `CALL_FORMATS` into the store."""
     if fmt not in CALL_FORMATS:
         raise TouchpointError(f"unknown calls format {fmt!r}; use one of {', '.join(CALL_FORMATS)}")
 
-    def parse(path: Path, report: ParseReport, batches: RowBatches) -> Iterator[pa.Table]:
-        return salesforce_tasks.read_tasks(path, fmt, settings, report, batches)
+    def load(staged: Staging, path: Path, report: ParseReport, received_at: datetime) -> None:
+        batches = RowBatches(RAW_CALLS, received_at=received_at, origin=f"file:{path.resolve()}")
+        for batch in salesforce_tasks.read_tasks(path, fmt, settings, report, batches):
+            staged.append(batch)
 
-    return _import(settings, "calls", "raw_calls", RAW_CALLS, paths, parse, strict, on_rows)
+    return _import(settings, "calls", "raw_calls", paths, load, strict)

@@ -31,34 +31,68 @@ def sessionize(events: ir.Table, referrers: ir.Table, params: BuildParams) -> ir
     """Each event with its `session_id`, derived source / medium and whether it starts one."""
     joined = events.left_join(referrers, "referrer_host").drop("referrer_host_right")
     marked = acquisition(joined, params.internal_domains)
-
-    by_visitor = ibis.window(group_by="visitor_id", order_by=_ORDER)
-    marked = marked.mutate(previous_us=marked.occurred_us.lag().over(by_visitor))
-    marked = marked.mutate(
-        new_visit=marked.previous_us.isnull()
-        | ((marked.occurred_us - marked.previous_us) > params.session_timeout_us)
+    assigned = assign_sessions(
+        marked.select("event_id", "visitor_id", "occurred_us", "is_acquisition", "acquisition_key"),
+        params.session_timeout_us,
     )
-    marked = marked.mutate(visit=marked.new_visit.cast("int64").cumsum().over(by_visitor))
+    joined = marked.join(assigned, "event_id")
+    return joined.select(*EVENT_COLUMNS)
 
-    # Within a visit, the current session's acquisition is the last one seen so far:
-    # number the acquisitions, give every event the key of the one it follows, and
-    # compare each arrival with the key its predecessor carried.
-    by_visit = ibis.window(group_by=["visitor_id", "visit"], order_by=_ORDER)
-    marked = marked.mutate(acquired=marked.is_acquisition.cast("int64").cumsum().over(by_visit))
-    by_acquisition = ibis.window(group_by=["visitor_id", "visit", "acquired"], order_by=_ORDER)
-    marked = marked.mutate(current_key=marked.acquisition_key.first().over(by_acquisition))
-    marked = marked.mutate(previous_key=marked.current_key.lag().over(by_visit))
+
+# What the events table keeps: what later stages and exports read, not every raw field.
+EVENT_COLUMNS = (
+    "event_id",
+    "visitor_id",
+    "type",
+    "occurred_at",
+    "url",
+    "referrer",
+    "session_id",
+    "starts_session",
+    "occurred_us",
+    "source",
+    "medium",
+    "utm_campaign",
+    "utm_content",
+    "utm_term",
+    "click_id",
+    "title",
+    "email",
+)
+
+
+def assign_sessions(events: ir.Table, timeout_us: int) -> ir.Table:
+    """`session_id` and `starts_session` per event id, from a narrow table of events.
+
+    The windows sort only these few columns; the wide events join back by id.
+    """
+    by_visitor = ibis.window(group_by="visitor_id", order_by=_ORDER)
+    marked = events.mutate(previous_us=events.occurred_us.lag().over(by_visitor))
+    new_visit = marked.previous_us.isnull() | (
+        (marked.occurred_us - marked.previous_us) > timeout_us
+    )
+    # Within a visit the current session's acquisition is the latest one so far. A group
+    # starts at each visit and each acquisition; its first row carries the group's key, and
+    # an arrival starts a session when its key differs from the key its predecessor carried.
+    marked = marked.mutate(new_visit=new_visit)
+    marked = marked.mutate(
+        group=(marked.new_visit | marked.is_acquisition).cast("int64").cumsum().over(by_visitor)
+    )
+    by_group = ibis.window(group_by=["visitor_id", "group"], order_by=_ORDER)
+    marked = marked.mutate(current_key=marked.acquisition_key.first().over(by_group))
+    marked = marked.mutate(previous_key=marked.current_key.lag().over(by_visitor))
     starts = marked.new_visit | (
         marked.is_acquisition
         & (marked.previous_key.isnull() | (marked.acquisition_key != marked.previous_key))
     )
     marked = marked.mutate(starts_session=starts)
-    marked = marked.mutate(session_number=marked.starts_session.cast("int64").cumsum().over(by_visitor))
+    marked = marked.mutate(session_number=starts.cast("int64").cumsum().over(by_visitor))
     by_session = ibis.window(group_by=["visitor_id", "session_number"], order_by=_ORDER)
     first_event = marked.event_id.first().over(by_session)
-    session_id = (marked.visitor_id + "|" + first_event).hexdigest("md5")
-    return marked.mutate(session_id=session_id).drop(
-        "previous_us", "new_visit", "visit", "acquired", "current_key", "previous_key", "session_number"
+    return marked.select(
+        "event_id",
+        "starts_session",
+        session_id=(marked.visitor_id + "|" + first_event).hexdigest("md5"),
     )
 
 

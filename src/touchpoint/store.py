@@ -118,45 +118,48 @@ class Store:
         else:
             self.con.execute("COMMIT")
 
-    def insert_new(self, table: str, batches: Iterable[pa.Table]) -> int:
-        """Append the rows not already present (by the table's key); return how many landed.
-
-        Batches are staged in a temporary table first, so that a large file costs one
-        comparison with the existing rows, not one per batch. Among rows sharing a key,
-        the first one given wins.
-        """
+    @contextlib.contextmanager
+    def staging(self, table: str) -> Iterator[Staging]:
+        """A temporary table shaped like `table` (plus `_seq`) to gather one import in."""
         schema = RAW_TABLES[table]
-        keys = RAW_KEYS[table]
-        staged = f"staged_{uuid.uuid4().hex}"
+        staged = Staging(self, table, f"staged_{uuid.uuid4().hex}")
         columns = ", ".join(f'"{f.name}" {duckdb_type(f.type)}' for f in schema)
-        self.con.execute(f"CREATE TEMP TABLE {staged} ({columns}, _seq BIGINT)")
+        self.con.execute(
+            f"CREATE TEMP TABLE {staged.name} ({columns}, _seq BIGINT, _ok BOOLEAN DEFAULT true)"
+        )
         try:
-            seq = 0
-            for batch in batches:
-                if batch.num_rows == 0:
-                    continue
-                rows = batch.select(schema.names).cast(schema)
-                rows = rows.append_column("_seq", pa.array(range(seq, seq + rows.num_rows), pa.int64()))
-                seq += rows.num_rows
-                with self.registered(rows) as view:
-                    self.con.execute(f"INSERT INTO {staged} SELECT * FROM {view}")
-            if seq == 0:
-                return 0
-            join = " AND ".join(f"r.{k} IS NOT DISTINCT FROM n.{k}" for k in keys)
-            partition = ", ".join(keys)
-            names = ", ".join(f'"{name}"' for name in schema.names)
-            before = self._count(table)
-            self.con.execute(
-                f"""
-                INSERT INTO {table} ({names})
-                SELECT {names} FROM {staged} AS n
-                WHERE NOT EXISTS (SELECT 1 FROM {table} AS r WHERE {join})
-                QUALIFY row_number() OVER (PARTITION BY {partition} ORDER BY _seq) = 1
-                """
-            )
-            return self._count(table) - before
+            yield staged
         finally:
-            self.con.execute(f"DROP TABLE IF EXISTS {staged}")
+            self.con.execute(f"DROP TABLE IF EXISTS {staged.name}")
+
+    def land(self, staged: Staging) -> int:
+        """Move staged rows not already present (by the table's key) into the table.
+
+        One comparison with the existing rows per import, however many batches it
+        was staged in. Among staged rows sharing a key, the lowest `_seq` wins.
+        Returns how many rows landed.
+        """
+        table = staged.table
+        keys = RAW_KEYS[table]
+        names = ", ".join(f'"{name}"' for name in RAW_TABLES[table].names)
+        join = " AND ".join(f"r.{k} IS NOT DISTINCT FROM n.{k}" for k in keys)
+        before = self.count(table)
+        self.con.execute(
+            f"""
+            INSERT INTO {table} ({names})
+            SELECT {names} FROM {staged.name} AS n
+            WHERE NOT EXISTS (SELECT 1 FROM {table} AS r WHERE {join})
+            QUALIFY row_number() OVER (PARTITION BY {", ".join(keys)} ORDER BY _seq) = 1
+            """
+        )
+        return self.count(table) - before
+
+    def insert_new(self, table: str, batches: Iterable[pa.Table]) -> int:
+        """Stage Arrow batches and land the new rows; return how many landed."""
+        with self.staging(table) as staged:
+            for batch in batches:
+                staged.append(batch)
+            return self.land(staged)
 
     @contextlib.contextmanager
     def registered(self, rows: pa.Table) -> Iterator[str]:
@@ -168,7 +171,7 @@ class Store:
         finally:
             self.con.unregister(name)
 
-    def _count(self, table: str) -> int:
+    def count(self, table: str) -> int:
         row = self.con.execute(f"SELECT count(*) FROM {table}").fetchone()
         return int(row[0]) if row else 0
 
@@ -211,6 +214,35 @@ class Store:
             self.con.execute("DETACH snap")
         for leftover in (snapshot.path, snapshot.path.with_name(snapshot.path.name + ".wal")):
             leftover.unlink(missing_ok=True)
+
+
+class Staging:
+    """Rows of one import on their way into a raw table."""
+
+    def __init__(self, store: Store, table: str, name: str):
+        self.store = store
+        self.table = table
+        self.name = name
+        self.rows = 0
+
+    def append(self, batch: pa.Table) -> None:
+        """Stage Arrow rows in the raw table's layout, after those staged before."""
+        if batch.num_rows == 0:
+            return
+        schema = RAW_TABLES[self.table]
+        rows = batch.select(schema.names).cast(schema)
+        seq = pa.array(range(self.rows, self.rows + rows.num_rows), pa.int64())
+        with self.store.registered(rows.append_column("_seq", seq)) as view:
+            self.store.con.execute(f"INSERT INTO {self.name} SELECT *, true FROM {view}")
+        self.rows += rows.num_rows
+
+    def append_sql(self, select: str, params: dict[str, object] | None = None) -> int:
+        """Stage the rows of a SELECT giving the layout's columns, `_seq` and `_ok`."""
+        before = self.store.count(self.name)
+        self.store.con.execute(f"INSERT INTO {self.name} {select}", params or {})
+        added = self.store.count(self.name) - before
+        self.rows += added
+        return added
 
 
 @dataclass(frozen=True)

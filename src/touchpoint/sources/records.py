@@ -12,6 +12,7 @@ import csv
 import hashlib
 import io
 import json
+import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -21,12 +22,10 @@ from typing import IO, Any
 
 import pyarrow as pa
 
+from touchpoint.enrich import WHITESPACE
 from touchpoint.errors import TouchpointError
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-# Times outside this range are almost always a unit mistake (seconds for milliseconds).
-EARLIEST = datetime(1990, 1, 1, tzinfo=UTC)
-LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 
 
 class RecordError(ValueError):
@@ -85,9 +84,12 @@ class RowBatches:
 
 
 def stable_hash(*parts: object) -> str:
-    """A 32-hex-digit hash of the parts, the same on every machine and run."""
+    """The MD5 hex digest of the parts joined by U+001F, as SQL's `md5(concat_ws(chr(31), ...))`.
+
+    Not for security: a stable id that DuckDB and Spark can compute too.
+    """
     text = "\x1f".join("" if p is None else str(p) for p in parts)
-    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+    return hashlib.md5(text.encode("utf-8", "surrogatepass"), usedforsecurity=False).hexdigest()
 
 
 def open_text(path: Path) -> IO[str]:
@@ -111,8 +113,8 @@ def open_text(path: Path) -> IO[str]:
     return path.open(encoding="utf-8-sig", errors="surrogateescape", newline="")
 
 
-def csv_records(path: Path, report: ParseReport) -> Iterator[tuple[str, str, dict[str, Any] | None]]:
-    """(source, raw row, record) for each data row of a CSV file with a header.
+def csv_records(path: Path, report: ParseReport) -> Iterator[tuple[int, str, dict[str, Any] | None]]:
+    """(line number, raw row, record) for each data row of a CSV file with a header.
 
     Rows that cannot be records (bytes that are not UTF-8, the wrong number of
     fields) are rejected here and come through with record None. Empty cells
@@ -127,19 +129,20 @@ def csv_records(path: Path, report: ParseReport) -> Iterator[tuple[str, str, dic
         for row in rows:
             if not any(cell.strip() for cell in row):
                 continue
-            source = f"{path}:{rows.line_num}"
+            line = rows.line_num
+            source = f"{path}:{line}"
             raw = _csv_line(row)
             bad_bytes = non_utf8_reason(raw)
             if bad_bytes:
                 report.reject(source, as_received(raw), bad_bytes)
-                yield source, as_received(raw), None
+                yield line, as_received(raw), None
                 continue
             if len(row) != len(header):
                 reason = f"row has {len(row)} fields, the header has {len(header)}"
                 report.reject(source, raw, reason)
-                yield source, raw, None
+                yield line, raw, None
                 continue
-            yield source, raw, {name: (value if value != "" else None) for name, value in zip(header, row)}
+            yield line, raw, dict(zip(header, (value if value != "" else None for value in row)))
 
 
 def _csv_line(row: list[str]) -> str:
@@ -179,70 +182,83 @@ def from_us(us: int) -> datetime:
     return datetime(1970, 1, 1) + timedelta(microseconds=us)
 
 
-_SALESFORCE_OFFSET = re.compile(r"([+-]\d{2})(\d{2})$")
+# Times are read by the same rules in Python and in SQL (see events_bulk.py).
+RFC3339 = (
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?"
+    r"(Z|[+-]([01][0-9]|2[0-3]):?[0-5][0-9])"
+)
+NAIVE_TIME = r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?"
+INTEGER = r"-?[0-9]+"
+DECIMAL = r"-?[0-9]+\.[0-9]+"
+EARLIEST_US = 631_152_000_000_000  # 1990-01-01
+LATEST_US = 7_258_118_400_000_000  # 2200-01-01
+_RFC3339 = re.compile(RFC3339)
+_NAIVE_TIME = re.compile(NAIVE_TIME)
+_INTEGER = re.compile(INTEGER)
+_DECIMAL = re.compile(DECIMAL)
 
 
 def parse_time(value: Any, field_name: str, *, naive_is_utc: bool = False) -> int:
-    """Epoch microseconds of an RFC 3339 time with offset or of epoch milliseconds.
+    """Epoch microseconds of an RFC 3339 time with offset, or of epoch milliseconds.
 
-    Salesforce's `2026-03-04T20:21:30.000+0000` form is RFC 3339 apart from the
-    colon in its offset and is read too.
+    Salesforce's `2026-03-04T20:21:30.000+0000` (no colon in the offset) is read
+    too. `naive_is_utc` is for native timestamps without a zone (Parquet), never
+    for text.
 
     >>> parse_time("2026-03-04T12:17:00-05:00", "occurred_at")
     1772644620000000
     >>> parse_time(1772644620000, "occurred_at")
     1772644620000000
     """
-    if isinstance(value, bool) or value is None:
+    if value is None:
         raise RecordError(f"{field_name} is missing")
-    if isinstance(value, int | float):
-        return _from_epoch_ms(value, field_name)
+    if isinstance(value, bool):
+        raise RecordError(f"{field_name} must be a time, not true or false")
+    if isinstance(value, int):
+        return _epoch_ms(value * 1000, value, field_name)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise RecordError(f"{field_name} {value} is not a time")
+        return _epoch_ms(round(value * 1000), value, field_name)
     if isinstance(value, datetime):
         if value.tzinfo is None:
             if not naive_is_utc:
                 raise RecordError(f"{field_name} {value.isoformat()} has no UTC offset")
             value = value.replace(tzinfo=UTC)
-        return _checked(value, field_name, value.isoformat())
+        return _in_range(to_us(value), field_name, value.isoformat())
     if not isinstance(value, str):
         raise RecordError(f"{field_name} must be a time, not {type(value).__name__}")
-    text = value.strip()
+    text = value.strip(WHITESPACE)
     if not text:
         raise RecordError(f"{field_name} is missing")
-    if re.fullmatch(r"-?\d+(\.\d+)?", text):
-        return _from_epoch_ms(float(text) if "." in text else int(text), field_name)
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise RecordError(
-            f"{field_name} {value!r} is not an RFC 3339 time "
-            "(like 2026-03-04T12:17:00Z) or epoch milliseconds"
-        ) from None
-    if moment.tzinfo is None:
-        if not naive_is_utc:
-            raise RecordError(
-                f"{field_name} {value!r} has no UTC offset; add Z or one like +01:00"
-            )
-        moment = moment.replace(tzinfo=UTC)
-    return _checked(moment, field_name, text)
+    if _INTEGER.fullmatch(text):
+        return _epoch_ms(int(text) * 1000, int(text), field_name)
+    if _DECIMAL.fullmatch(text):
+        return _epoch_ms(round(float(text) * 1000), float(text), field_name)
+    if _RFC3339.fullmatch(text):
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            raise RecordError(f"{field_name} {value!r} is not a valid date and time") from None
+        return _in_range(to_us(moment), field_name, text)
+    if _NAIVE_TIME.fullmatch(text):
+        raise RecordError(f"{field_name} {value!r} has no UTC offset; add Z or one like +01:00")
+    raise RecordError(
+        f"{field_name} {value!r} is not an RFC 3339 time (like 2026-03-04T12:17:00Z) "
+        "or epoch milliseconds"
+    )
 
 
-def _from_epoch_ms(value: int | float, field_name: str) -> int:
-    us = int(round(value * 1000))
-    if value and abs(value) < 10**11:
-        raise RecordError(
-            f"{field_name} {value} looks like epoch seconds; give epoch milliseconds"
-        )
-    try:
-        moment = from_us(us).replace(tzinfo=UTC)
-    except OverflowError:
-        raise RecordError(f"{field_name} {value} is out of range") from None
-    return _checked(moment, field_name, str(value))
+def _epoch_ms(us: int, shown: int | float, field_name: str) -> int:
+    if shown and abs(shown) < 10**11 and EARLIEST_US <= us * 1000 < LATEST_US:
+        raise RecordError(f"{field_name} {shown} looks like epoch seconds; give milliseconds")
+    return _in_range(us, field_name, str(shown))
 
 
-def _checked(moment: datetime, field_name: str, shown: str) -> int:
-    if not EARLIEST <= moment < LATEST:
-        raise RecordError(f"{field_name} {shown} is outside 1990-2199")
-    return to_us(moment)
+def _in_range(us: int, field_name: str, shown: str) -> int:
+    if not EARLIEST_US <= us < LATEST_US:
+        raise RecordError(f"{field_name} {shown} is outside the years 1990-2199")
+    return us
 
 
 def compact_json(record: Any) -> str:
@@ -251,10 +267,10 @@ def compact_json(record: Any) -> str:
 
 
 def text_or_none(value: Any) -> str | None:
-    """A trimmed string, or None for missing and blank values."""
+    """A string without surrounding ASCII whitespace, or None for missing and blank values."""
     if value is None:
         return None
     if not isinstance(value, str):
         value = str(value)
-    value = value.strip()
+    value = value.strip(WHITESPACE)
     return value or None

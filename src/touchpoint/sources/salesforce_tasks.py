@@ -186,7 +186,8 @@ def read_tasks(
 
 
 def _csv_tasks(path: Path, report: ParseReport) -> Iterator[tuple[str, str, dict[str, Any] | None]]:
-    yield from csv_records(path, report)
+    for line, raw, record in csv_records(path, report):
+        yield f"{path}:{line}", raw, record
 
 
 def _json_tasks(path: Path, report: ParseReport) -> Iterator[tuple[str, str, dict[str, Any] | None]]:
