@@ -53,9 +53,9 @@ class SparkBackend:
         return self.ibis.table(name)
 
     def materialize(self, name: str, expr: ir.Table) -> ir.Table:
-        frame = self.session.sql(self.ibis.compile(expr)).cache()
-        frame.createOrReplaceTempView(name)
-        return self.ibis.table(name)
+        view = self.ibis.create_view(name, expr, overwrite=True)
+        self.session.sql(f"CACHE TABLE `{name}`")  # computed once, not per later stage
+        return view
 
     def count(self, table: ir.Table) -> int:
         return int(self.ibis.execute(table.count()))

@@ -128,7 +128,9 @@ def is_internal(referrer_host: ir.StringValue, page_host: ir.StringValue, domain
 
 
 def _blank_to_null(value: ir.StringValue) -> ir.StringValue:
-    return ibis.ifelse(value.strip() == "", ibis.null("string"), value.strip())
+    # Values are trimmed when they arrive. (Ibis's strip() on PySpark also trims the
+    # letters v and f, so stage code does not use it.)
+    return value.nullif("")
 
 
 def acquisition(events: ir.Table, domains: list[str]) -> ir.Table:

@@ -120,9 +120,9 @@ def vendor_source_medium(calls: ir.Table) -> ir.Table:
         *((param == name, pair[0]) for name, pair in CLICK_SOURCES.items()),
         else_=ibis.null("string"),
     )
-    source = ibis.coalesce(calls.vendor_source.lower().strip().nullif(""), click_source, DIRECT_SOURCE)
+    source = ibis.coalesce(calls.vendor_source.lower().nullif(""), click_source, DIRECT_SOURCE)
     medium = ibis.coalesce(
-        calls.vendor_medium.lower().strip().nullif(""),
+        calls.vendor_medium.lower().nullif(""),
         ibis.cases(
             *((param == name, pair[1]) for name, pair in CLICK_SOURCES.items() if pair[1]),
             else_=ibis.null("string"),

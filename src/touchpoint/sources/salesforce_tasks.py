@@ -56,7 +56,7 @@ def salesforce_id18(value: str) -> str:
     """The 18-character, case-safe form of a Salesforce id (15-character ids gain a suffix).
 
     >>> salesforce_id18("00T5e00000ABcdE")
-    '00T5e00000ABcdEAAT'
+    '00T5e00000ABcdEEAT'
     """
     if len(value) != 15:
         return value

@@ -1,0 +1,84 @@
+"""Shared test set-up: a clean working directory per test, a CLI runner, hypothesis profiles."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
+
+# CI runs fewer examples to keep the suite fast; HYPOTHESIS_PROFILE=dev runs more.
+hypothesis_settings.register_profile(
+    "ci", max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+hypothesis_settings.register_profile("dev", max_examples=300, deadline=None)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty working directory with no TOUCHPOINT_* variables leaking in."""
+    for name in list(os.environ):
+        if name.startswith("TOUCHPOINT_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@dataclass
+class CliResult:
+    code: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def cli(workdir: Path):
+    """Run the real `touchpoint` command in the working directory."""
+
+    def run(*args: str, env: dict[str, str] | None = None, input: str | None = None) -> CliResult:
+        done = subprocess.run(
+            [sys.executable, "-m", "touchpoint", *args],
+            cwd=workdir,
+            capture_output=True,
+            text=True,
+            env={**os.environ, "COLUMNS": "200", **(env or {})},
+            input=input,
+            timeout=300,
+        )
+        return CliResult(done.returncode, done.stdout, done.stderr)
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def spark(tmp_path_factory: pytest.TempPathFactory):
+    """One local Spark session for the whole run (skipped where Java or pyspark is missing)."""
+    import shutil
+
+    if shutil.which("java") is None:
+        pytest.skip("Spark needs Java, which is not installed here")
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        pytest.skip("pyspark is not installed (pip install -e '.[spark]')")
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    warehouse = tmp_path_factory.mktemp("spark-warehouse")
+    session = (
+        SparkSession.builder.master("local[2]")
+        .appName("touchpoint-tests")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", "1")
+        .config("spark.sql.warehouse.dir", str(warehouse))
+        .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={warehouse}")
+        .getOrCreate()
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()

@@ -1,0 +1,38 @@
+"""The scenario tables on a local Spark session: the same expectations, and the same
+tables as DuckDB gives for the same raw input.
+
+Cases that share settings run together as one world (visitor ids carry a per-case
+prefix), so that the suite needs a few Spark builds, not one per case.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from scenario import batches, check, load_cases, run_duckdb, run_spark
+
+BATCHES = batches(load_cases())
+pytestmark = [
+    pytest.mark.spark,
+    # py4j leaves its gateway sockets to the garbage collector.
+    pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning"),
+    pytest.mark.filterwarnings("ignore:unclosed <socket.socket:ResourceWarning"),
+]
+
+
+def _key(row: dict) -> str:
+    return repr(sorted(row.items(), key=lambda item: item[0]))
+
+
+@pytest.mark.parametrize(
+    "batch", BATCHES, ids=[f"{b.cases[0].file}+{len(b.cases)}" for b in BATCHES]
+)
+def test_scenarios_on_spark_match_duckdb(batch, tmp_path: Path, spark) -> None:
+    on_spark = run_spark(batch.combined, tmp_path / "spark", spark)
+    on_duckdb = run_duckdb(batch.combined, tmp_path / "duckdb")
+    for name, rows in on_duckdb.items():
+        assert sorted(map(_key, on_spark[name])) == sorted(map(_key, rows)), name
+    for case, tables in zip(batch.cases, batch.split(on_spark), strict=True):
+        check(case, tables)
