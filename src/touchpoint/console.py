@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -26,11 +27,16 @@ out = Console(highlight=False)
 
 
 def error(message: str) -> None:
-    err.print(f"[bold red]error:[/] {message}", soft_wrap=True)
+    """One line on stderr; the message is shown as it is (no Rich markup)."""
+    err.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
 
 
 def note(message: str) -> None:
-    err.print(message, soft_wrap=True)
+    err.print(escape(message), soft_wrap=True)
+
+
+def warn(message: str) -> None:
+    err.print(f"[yellow]note:[/] {escape(message)}", soft_wrap=True)
 
 
 @contextlib.contextmanager
@@ -88,7 +94,7 @@ def import_summary(result: ImportResult, quiet: bool, as_json: bool) -> None:
     if quiet:
         return
     for line in result.notes:
-        note(f"[yellow]note:[/] {line}")
+        warn(line)
     if as_json:
         return
     if result.seen:
@@ -141,6 +147,16 @@ def build_summary(result: BuildResult, quiet: bool, as_json: bool) -> None:
     )
 
 
+def settings_markdown() -> str:
+    """Every setting as a Markdown table, for docs/configuration.md."""
+    lines = ["| setting | default | what it does |", "|---|---|---|"]
+    for name, default, description in describe_settings():
+        section, _, key = name.partition(".")
+        shown = f"`[{section}] {key}`" if key else f"`{section}`"
+        lines.append(f"| {shown} | `{default}` | {description} |")
+    return "\n".join(lines)
+
+
 def settings_table(settings: Settings) -> None:
     now = settings.model_dump(mode="json")
     table = Table(title="settings (touchpoint.toml, then TOUCHPOINT_* variables, then flags)")
@@ -155,5 +171,57 @@ def settings_table(settings: Settings) -> None:
         shown = json.dumps(value) if not isinstance(value, str) else f'"{value}"'
         if any(secret in name for secret in ("secret", "token", "session_id")) and value:
             shown = '"•••"'
-        table.add_row(name, shown, default, description)
+        table.add_row(name, escape(shown), escape(default), escape(description))
     out.print(table)
+
+
+def demo_summary(database, imported, result, calls, channels, outcome, serve) -> None:  # type: ignore[no-untyped-def]
+    """What the demo did and how close touchpoint came to the truth."""
+    from collections import Counter
+
+    from touchpoint.merge import OUTCOMES
+
+    for report in imported:
+        out.print(
+            f"imported {report.accepted:,} {report.kind} "
+            f"({report.rejected:,} rejected) through the same importers users run"
+        )
+    out.print(
+        f"built in {result.seconds:.1f}s: {result.rows['sessions']:,} sessions, "
+        f"{result.rows['calls']:,} calls, {result.rows['touchpoints']:,} touchpoints"
+    )
+    grid: dict[str, Counter[str]] = {}
+    for call in calls:
+        channel = channels.get(call["call_id"]) or "(no touchpoint)"
+        grid.setdefault(channel, Counter())[call["outcome"]] += 1
+    table = Table(title="Calls by channel and merge outcome", title_justify="left")
+    table.add_column("channel")
+    for name in (*OUTCOMES, "total"):
+        table.add_column(name, justify="right")
+    for channel in sorted(grid, key=lambda c: (-sum(grid[c].values()), c)):
+        counts = grid[channel]
+        table.add_row(
+            escape(channel), *(f"{counts[o]:,}" for o in OUTCOMES), f"{sum(counts.values()):,}"
+        )
+    out.print(table)
+    share = outcome.credited_right / outcome.calls if outcome.calls else 0.0
+    out.print(
+        f"[bold]{outcome.credited_right:,} of {outcome.calls:,} calls ({share:.0%}) credited to "
+        f"the channel that really produced them.[/] The rest came more than 30 minutes after "
+        f"the visit ({outcome.by_outcome['outside_window']:,}), carried no visitor id "
+        f"({outcome.by_outcome['no_visitor_id']:,}), or came from visitors whose browsing was "
+        f"never tracked ({outcome.by_outcome['no_session']:,})."
+    )
+    out.print(
+        f"Merge decisions that match the demo's ground truth: "
+        f"{outcome.outcomes_agree:,} of {outcome.calls:,}."
+    )
+    examples = {c["outcome"]: c["call_id"] for c in calls}
+    prefix = f"touchpoint --db {database}"
+    out.print("\nAsk why a call merged or not:")
+    for name in ("outside_window", "no_visitor_id", "merged"):
+        if name in examples:
+            out.print(escape(f"  {prefix} explain call {examples[name]}"), soft_wrap=True)
+    out.print(escape(f"  {prefix} export calls --format csv | head"), soft_wrap=True)
+    if serve:
+        out.print("\n(The dashboard is not part of this build yet; the results above are the demo.)")

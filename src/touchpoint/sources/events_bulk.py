@@ -182,7 +182,7 @@ FROM (
     CASE WHEN _object THEN json_extract_string(line, {paths}) END AS _texts
   FROM (
     SELECT _seq, line, CASE WHEN _valid THEN json_type(line) = 'OBJECT' ELSE false END AS _object
-    FROM (SELECT _seq, line, json_valid(line) AS _valid FROM {lines} WHERE trim(line) <> '')
+    FROM (SELECT _seq, line, json_valid(line) AS _valid FROM {lines} WHERE {sql_strip('line')} <> '')
   )
 )"""
 
@@ -435,7 +435,7 @@ def import_csv(job: EventFileImport) -> None:
         header = header_seen
         failures = []
         for seq in failing:
-            row = next(csv.reader(io.StringIO(raws[seq])))
+            row = next(csv.reader(io.StringIO(raws[seq], newline="")))
             record = {name: (value if value != "" else None) for name, value in zip(header, row)}
             failures.append((f"{job.path}:{seq}", raws[seq], record, False))
         job.explain_failures(failures)

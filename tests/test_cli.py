@@ -1,0 +1,165 @@
+"""The command line as users run it: exports, explanations, exit codes, settings, locks."""
+
+from __future__ import annotations
+
+import json
+
+import duckdb
+import pyarrow.parquet as pq
+import pytest
+
+EVENTS = """\
+visitor_id,type,occurred_at,url,referrer
+v1,page_view,2026-03-04T12:17:00Z,https://example.com/?gclid=abc,https://www.google.com/
+v1,page_view,2026-03-04T12:20:00.250Z,https://example.com/pricing,https://example.com/
+v2,page_view,2026-03-04T09:00:00Z,https://example.com/,https://www.bing.com/
+"""
+TASKS = """\
+Id,CreatedDate,Type,bizible2__BizibleId__c
+00T000000000001AAA,2026-03-04T13:05:00.000+0000,Inbound Call,v1
+00T000000000002AAA,2026-03-04T09:10:00.000+0000,,v2
+00T000000000003AAA,2026-03-04T09:10:00.000+0000,Inbound Call,
+"""
+
+
+@pytest.fixture
+def built(cli, workdir):
+    (workdir / "events.csv").write_text(EVENTS)
+    (workdir / "tasks.csv").write_text(TASKS)
+    assert cli("import", "events", "events.csv").code == 0
+    assert cli("import", "calls", "tasks.csv", "--format", "salesforce-csv").code == 0
+    result = cli("build")
+    assert result.code == 0, result.stderr
+    return cli
+
+
+def test_build_prints_its_stages(built):
+    result = built("build", "--json")
+    summary = json.loads(result.stdout)
+    assert summary["rows"]["calls"] == 3
+    assert [s["stage"] for s in summary["stages"]][:3] == ["referrers", "events", "sessions"]
+
+
+def test_export_csv_is_the_contract_with_iso_utc_times_and_empty_nulls(built):
+    result = built("export", "calls")
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith(
+        "call_id,source_system,external_id,visitor_id,called_at,activity_type,caller_number,"
+        "tracking_number,duration_s,outcome,session_id,seconds_from_session_start,"
+        "touchpoint_id,attribution_basis"
+    )
+    no_id = next(row for row in lines if row.startswith("00T000000000003AAA"))
+    assert ",2026-03-04T09:10:00Z," in no_id and ",no_visitor_id,,,,," in no_id
+    events = built("export", "events").stdout
+    assert "2026-03-04T12:20:00.250000Z" in events
+
+
+def test_export_json_is_one_object_per_line(built):
+    rows = [json.loads(line) for line in built("export", "touchpoints", "--format", "json").stdout.splitlines()]
+    assert {row["touchpoint_type"] for row in rows} == {"Web Visit", "Inbound Call"}
+    assert all(row["touchpoint_date"].endswith("Z") for row in rows)
+
+
+def test_export_parquet_to_a_file(built, workdir):
+    result = built("export", "sessions", "--format", "parquet", "-o", "out/sessions.parquet")
+    assert result.code == 0 and "wrote 2 sessions rows" in result.stderr
+    table = pq.read_table(workdir / "out/sessions.parquet")
+    assert table.column_names[:3] == ["session_id", "visitor_id", "started_at"]
+    assert str(table.schema.field("started_at").type) == "timestamp[us, tz=UTC]"
+
+
+def test_explain_says_48_minutes_and_the_window(built):
+    text = built("explain", "call", "00T000000000001AAA").stdout
+    assert "48 minutes after the session started" in text
+    assert "the window is 30 minutes, so it did not merge" in text
+    assert "12:17" in text
+
+
+def test_explain_says_when_there_is_no_visitor_id(built):
+    text = built("explain", "call", "00T000000000003AAA").stdout
+    assert "carries no visitor id" in text and "no_visitor_id" in text
+
+
+def test_explain_says_a_blank_type_keeps_a_web_visit(built):
+    result = built("explain", "call", "00T000000000002AAA", "--json")
+    explanation = json.loads(result.stdout)
+    assert explanation["outcome"] == "merged"
+    assert explanation["minutes_from_session_start"] == 10
+    assert explanation["touchpoint_type"] == "Web Visit"
+    assert "activity type was blank, so the touchpoint stays a Web Visit" in explanation["text"]
+
+
+def test_explain_an_unknown_call_is_one_line(built):
+    result = built("explain", "call", "nope")
+    assert result.code == 1
+    assert result.stderr.strip() == "error: no call 'nope' in the latest build"
+
+
+def test_export_before_any_build_is_one_clear_line(cli):
+    result = cli("export", "calls")
+    assert result.code == 1
+    assert "nothing has been built yet" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_usage_errors_exit_2(cli):
+    assert cli("frobnicate").code == 2
+    assert cli("export").code == 2
+    assert cli("import", "calls", "x.csv").code == 2  # --format is required
+
+
+def test_unknown_table_or_format_exits_1(built):
+    assert built("export", "widgets").code == 1
+    assert built("export", "calls", "--format", "xml").code == 1
+    assert built("import", "calls", "tasks.csv", "--format", "salesforce-xml").code == 1
+
+
+def test_a_command_that_meets_a_lock_says_so(built, workdir):
+    holder = duckdb.connect(str(workdir / "touchpoint.duckdb"))
+    try:
+        result = built("import", "events", "events.csv")
+    finally:
+        holder.close()
+    assert result.code == 1
+    assert "is in use by another touchpoint command" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_readers_are_not_blocked_by_a_writer(built, workdir):
+    holder = duckdb.connect(str(workdir / "touchpoint.duckdb"))
+    try:
+        result = built("export", "calls")
+    finally:
+        holder.close()
+    assert result.code == 0 and "00T000000000001AAA" in result.stdout
+
+
+def test_a_failed_build_leaves_the_previous_results_readable(built):
+    before = built("export", "touchpoints").stdout
+    failed = built("build", env={"TOUCHPOINT_STORE__MEMORY_LIMIT": "1KB"})
+    assert failed.code == 1
+    assert len(failed.stderr.strip().splitlines()) == 1
+    assert built("export", "touchpoints").stdout == before
+
+
+def test_settings_come_from_the_file_then_environment_then_flags(cli, workdir):
+    (workdir / "touchpoint.toml").write_text('[merge]\nwindow = "45m"\n[site]\ndomains = ["a.io"]\n')
+    shown = cli("settings").stdout
+    assert '"45m"' in shown and "a.io" in shown
+    shown = cli("settings", env={"TOUCHPOINT_MERGE__WINDOW": "1h"}).stdout
+    assert '"1h"' in shown
+
+
+@pytest.mark.parametrize(
+    ("toml", "message"),
+    [
+        ('[merge]\nwindow = "soon"\n', "setting [merge] window"),
+        ('[merge]\nwindo = "30m"\n', "unknown setting"),
+        ("[merge\n", "settings file"),
+    ],
+)
+def test_bad_settings_are_one_line(cli, workdir, toml, message):
+    (workdir / "touchpoint.toml").write_text(toml)
+    result = cli("settings")
+    assert result.code == 1
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1

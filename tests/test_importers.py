@@ -1,0 +1,212 @@
+"""Importing files: bad input gets a clear answer and loses nothing (DESIGN §6, §7)."""
+
+from __future__ import annotations
+
+import codecs
+import json
+from datetime import datetime, timezone
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+GOOD = {"visitor_id": "v1", "type": "page_view", "url": "https://example.com/"}
+
+
+def line(**fields) -> str:
+    return json.dumps({**GOOD, "occurred_at": "2026-03-04T12:00:00Z", **fields})
+
+
+def raw_events(workdir) -> list[tuple]:
+    con = duckdb.connect(str(workdir / "touchpoint.duckdb"), read_only=True)
+    try:
+        return con.execute("SELECT visitor_id, occurred_at FROM raw_events ORDER BY 1").fetchall()
+    finally:
+        con.close()
+
+
+def test_a_bad_line_is_rejected_with_its_reason_and_the_rest_land(cli, workdir):
+    (workdir / "e.ndjson").write_text(
+        "\n".join(
+            [
+                line(visitor_id="a"),
+                '{"visitor_id": "b", "type": "page_view"',
+                line(visitor_id="c", occurred_at="2026-03-04 12:00"),
+                line(visitor_id="d", occurred_at="yesterday"),
+                line(visitor_id="e", url="example.com/x"),
+                json.dumps({"type": "page_view", "occurred_at": 1772625600000, "url": "https://x.io"}),
+                line(visitor_id="f", occurred_at=1772625600000),
+            ]
+        )
+        + "\n"
+    )
+    result = cli("import", "events", "e.ndjson")
+    assert result.code == 0, result.stderr
+    assert "read 7, accepted 2" in result.stderr
+    assert [row[0] for row in raw_events(workdir)] == ["a", "f"]
+    rejects = cli("export", "rejects", "--format", "json")
+    reasons = {json.loads(r)["source"]: json.loads(r)["reason"] for r in rejects.stdout.splitlines()}
+    assert "not valid JSON" in reasons["e.ndjson:2"]
+    assert "has no UTC offset" in reasons["e.ndjson:3"]
+    assert "not an RFC 3339 time" in reasons["e.ndjson:4"]
+    assert "not an absolute http(s) URL" in reasons["e.ndjson:5"]
+    assert reasons["e.ndjson:6"] == "missing required field visitor_id"
+    kept = [json.loads(r)["record"] for r in rejects.stdout.splitlines()]
+    assert '{"visitor_id": "b", "type": "page_view"' in kept
+
+
+def test_non_utf8_bytes_reject_only_their_line(cli, workdir):
+    (workdir / "e.ndjson").write_bytes(
+        (line(visitor_id="a") + "\n").encode()
+        + b'{"visitor_id": "b", "title": "caf\xe9", "type": "page_view"}\n'
+        + (line(visitor_id="c") + "\n").encode()
+    )
+    result = cli("import", "events", "e.ndjson")
+    assert result.code == 0
+    assert [row[0] for row in raw_events(workdir)] == ["a", "c"]
+    rejects = cli("export", "rejects", "--format", "json").stdout.splitlines()
+    assert len(rejects) == 1
+    reject = json.loads(rejects[0])
+    assert "not valid UTF-8" in reject["reason"] and "0xe9" in reject["reason"]
+    assert "caf\\xe9" in reject["record"]
+
+
+def test_a_byte_order_mark_is_skipped(cli, workdir):
+    (workdir / "e.ndjson").write_bytes(codecs.BOM_UTF8 + (line() + "\n").encode())
+    (workdir / "e.csv").write_bytes(
+        codecs.BOM_UTF8 + b"visitor_id,type,occurred_at,url\nv2,page_view,2026-03-04T12:00:00Z,https://a.io/\n"
+    )
+    assert cli("import", "events", "e.ndjson", "e.csv").code == 0
+    assert [row[0] for row in raw_events(workdir)] == ["v1", "v2"]
+
+
+def test_an_empty_file_says_so(cli, workdir):
+    (workdir / "empty.ndjson").write_text("\n\n")
+    result = cli("import", "events", "empty.ndjson")
+    assert result.code == 1
+    assert "empty.ndjson is empty" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_utf16_file_says_so(cli, workdir):
+    (workdir / "e.ndjson").write_bytes((line() + "\n").encode("utf-16"))
+    result = cli("import", "events", "e.ndjson")
+    assert result.code == 1 and "UTF-16" in result.stderr
+
+
+def test_a_json_array_is_read_with_a_note(cli, workdir):
+    items = [json.loads(line(visitor_id=v)) for v in ("a", "b")]
+    (workdir / "e.ndjson").write_text(json.dumps(items, indent=2))
+    result = cli("import", "events", "e.ndjson")
+    assert result.code == 0
+    assert "holds a JSON array" in result.stderr
+    assert len(raw_events(workdir)) == 2
+
+
+def test_reimport_is_a_no_op(cli, workdir):
+    (workdir / "e.ndjson").write_text(line(visitor_id="a") + "\nnot json\n")
+    first = cli("import", "events", "e.ndjson")
+    second = cli("import", "events", "e.ndjson")
+    assert "1 new, 0 already present" in first.stderr
+    assert "0 new, 1 already present" in second.stderr
+    assert len(raw_events(workdir)) == 1
+    assert len(cli("export", "rejects").stdout.strip().splitlines()) == 2  # header + one reject
+
+
+def test_strict_lands_nothing_when_anything_is_rejected(cli, workdir):
+    (workdir / "e.ndjson").write_text(line(visitor_id="a") + "\nnot json\n")
+    result = cli("import", "events", "--strict", "e.ndjson")
+    assert result.code == 1
+    assert "with --strict nothing was imported" in result.stderr
+    assert not (workdir / "touchpoint.duckdb").exists() or raw_events(workdir) == []
+
+
+def test_every_record_rejected_exits_1_and_keeps_the_rejects(cli, workdir):
+    (workdir / "e.ndjson").write_text("nope\n[1]\n")
+    result = cli("import", "events", "e.ndjson")
+    assert result.code == 1
+    assert "every event record was rejected" in result.stderr
+    assert len(cli("export", "rejects").stdout.strip().splitlines()) == 3
+
+
+def test_unknown_fields_are_ignored_with_a_warning(cli, workdir):
+    (workdir / "e.ndjson").write_text(line(colour="blue", size=3) + "\n")
+    result = cli("import", "events", "e.ndjson")
+    assert result.code == 0
+    assert "ignored unknown fields colour, size" in result.stderr
+
+
+def test_csv_rows_with_the_wrong_number_of_fields_are_rejected(cli, workdir):
+    (workdir / "e.csv").write_text(
+        "visitor_id,type,occurred_at,url\n"
+        "a,page_view,2026-03-04T12:00:00Z,https://a.io/\n"
+        "b,page_view,2026-03-04T12:00:00Z\n"
+        "c,page_view,1772625600000,https://a.io/\n"
+    )
+    result = cli("import", "events", "e.csv")
+    assert result.code == 0
+    assert "rejected e.csv:3: row has 3 fields, the header has 4" in result.stderr
+    assert [row[0] for row in raw_events(workdir)] == ["a", "c"]
+
+
+def test_parquet_native_timestamps_with_and_without_zone(cli, workdir):
+    table = pa.table(
+        {
+            "visitor_id": ["zoned", "naive"],
+            "type": ["page_view", "page_view"],
+            "url": ["https://a.io/", "https://a.io/"],
+        }
+    )
+    zoned = pa.array([datetime(2026, 3, 4, 12, tzinfo=timezone.utc)] * 2, pa.timestamp("us", "+05:30"))
+    naive = pa.array([datetime(2026, 3, 4, 12)] * 2, pa.timestamp("ms"))
+    pq.write_table(table.append_column("occurred_at", zoned).slice(0, 1), workdir / "z.parquet")
+    pq.write_table(table.append_column("occurred_at", naive).slice(1, 1), workdir / "n.parquet")
+    result = cli("import", "events", "z.parquet", "n.parquet")
+    assert result.code == 0, result.stderr
+    assert raw_events(workdir) == [
+        ("naive", datetime(2026, 3, 4, 12)),
+        ("zoned", datetime(2026, 3, 4, 12)),
+    ]
+
+
+def test_salesforce_task_problems_are_rejected_with_reasons(cli, workdir):
+    (workdir / "t.csv").write_text(
+        "Id,CreatedDate,Type,bizible2__BizibleId__c,CallDurationInSeconds,IsDeleted\n"
+        "00T000000000001AAA,2026-03-04T13:05:00.000+0000,Inbound Call,v1,60,false\n"
+        ",2026-03-04T13:05:00.000+0000,Inbound Call,v1,60,false\n"
+        "00T000000000003AAA,,Inbound Call,v1,60,false\n"
+        "00T000000000004AAA,2026-03-04T13:05:00.000+0000,Inbound Call,v1,sixty,false\n"
+        "00T000000000005AAA,2026-03-04T13:05:00.000+0000,Inbound Call,v1,60,maybe\n"
+        "not-an-id,2026-03-04T13:05:00.000+0000,Inbound Call,v1,60,false\n"
+    )
+    result = cli("import", "calls", "t.csv", "--format", "salesforce-csv")
+    assert result.code == 0
+    assert "read 6, accepted 1" in result.stderr
+    reasons = [json.loads(r)["reason"] for r in cli("export", "rejects", "--format", "json").stdout.splitlines()]
+    assert "missing required field Id" in reasons
+    assert "missing required field CreatedDate" in reasons
+    assert any("is not a number of seconds" in r for r in reasons)
+    assert any("is not true or false" in r for r in reasons)
+    assert any("is not a Salesforce id" in r for r in reasons)
+
+
+def test_salesforce_json_query_results_import(cli, workdir):
+    records = {
+        "totalSize": 1,
+        "done": True,
+        "records": [
+            {
+                "attributes": {"type": "Task", "url": "/services/data/v61.0/sobjects/Task/00T"},
+                "Id": "00T000000000001AAA",
+                "CreatedDate": "2026-03-04T13:05:00.000+0000",
+                "Type": "Inbound Call",
+                "IsDeleted": False,
+                "CallDurationInSeconds": 95,
+                "bizible2__BizibleId__c": "v1",
+            }
+        ],
+    }
+    (workdir / "t.json").write_text(json.dumps(records))
+    result = cli("import", "calls", "t.json", "--format", "salesforce-json")
+    assert result.code == 0, result.stderr
+    assert "accepted 1 (1 new" in result.stderr
