@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test bench lint clean
+.PHONY: install run test bench lint clean chromium
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "touchpoint needs Python 3.11 or newer (set PYTHON=...)")'
@@ -18,8 +18,12 @@ install: $(STAMP)
 run: install
 	$(BIN)/touchpoint demo
 
-test: install
+test: install chromium
 	$(BIN)/python -m pytest
+
+# The collector's browser tests drive Debian's chromium (Playwright downloads no browser).
+chromium:
+	@test -x /usr/bin/chromium || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 bench: install
 	$(BIN)/python bench/build.py

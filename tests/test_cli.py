@@ -37,7 +37,13 @@ def test_build_prints_its_stages(built):
     result = built("build", "--json")
     summary = json.loads(result.stdout)
     assert summary["rows"]["calls"] == 3
-    assert [s["stage"] for s in summary["stages"]][:3] == ["referrers", "events", "sessions"]
+    # The collector's intake log is loaded first (touchpoint.collect.intake).
+    assert [s["stage"] for s in summary["stages"]][:4] == [
+        "intake",
+        "referrers",
+        "events",
+        "sessions",
+    ]
 
 
 def test_export_csv_is_the_contract_with_iso_utc_times_and_empty_nulls(built):
@@ -55,7 +61,10 @@ def test_export_csv_is_the_contract_with_iso_utc_times_and_empty_nulls(built):
 
 
 def test_export_json_is_one_object_per_line(built):
-    rows = [json.loads(line) for line in built("export", "touchpoints", "--format", "json").stdout.splitlines()]
+    rows = [
+        json.loads(line)
+        for line in built("export", "touchpoints", "--format", "json").stdout.splitlines()
+    ]
     assert {row["touchpoint_type"] for row in rows} == {"Web Visit", "Inbound Call"}
     assert all(row["touchpoint_date"].endswith("Z") for row in rows)
 
@@ -142,7 +151,9 @@ def test_a_failed_build_leaves_the_previous_results_readable(built):
 
 
 def test_settings_come_from_the_file_then_environment_then_flags(cli, workdir):
-    (workdir / "touchpoint.toml").write_text('[merge]\nwindow = "45m"\n[site]\ndomains = ["a.io"]\n')
+    (workdir / "touchpoint.toml").write_text(
+        '[merge]\nwindow = "45m"\n[site]\ndomains = ["a.io"]\n'
+    )
     shown = cli("settings").stdout
     assert '"45m"' in shown and "a.io" in shown
     shown = cli("settings", env={"TOUCHPOINT_MERGE__WINDOW": "1h"}).stdout

@@ -30,8 +30,9 @@ visitor_ids = st.one_of(
 moments = st.datetimes(
     min_value=datetime(1985, 1, 1), max_value=datetime(2205, 1, 1), timezones=st.just(UTC)
 )
-offsets = st.sampled_from([timezone.utc, timezone(timedelta(hours=5, minutes=30)),
-                           timezone(timedelta(hours=-8))])
+offsets = st.sampled_from(
+    [UTC, timezone(timedelta(hours=5, minutes=30)), timezone(timedelta(hours=-8))]
+)
 
 
 @st.composite
@@ -64,11 +65,29 @@ times = st.one_of(
 @st.composite
 def urls(draw: Any) -> Any:
     scheme = draw(st.sampled_from(["https", "http", "HTTPS", "ftp", ""]))
-    host = draw(st.sampled_from(["example.com", "WWW.Example.com.", "shop.example.com:8080",
-                                 "", "[::1]", "user@host.io"]))
+    host = draw(
+        st.sampled_from(
+            [
+                "example.com",
+                "WWW.Example.com.",
+                "shop.example.com:8080",
+                "",
+                "[::1]",
+                "user@host.io",
+            ]
+        )
+    )
     path = draw(st.sampled_from(["", "/", "/a/b", "/p%20q"]))
-    names = ["utm_source", "UTM_Medium", "utm_campaign", "utm_term", "gclid", "fbclid",
-             "msclkid", "other"]
+    names = [
+        "utm_source",
+        "UTM_Medium",
+        "utm_campaign",
+        "utm_term",
+        "gclid",
+        "fbclid",
+        "msclkid",
+        "other",
+    ]
     params = draw(st.lists(st.tuples(st.sampled_from(names), words), max_size=4))
     query = "&".join(f"{k}={v}" for k, v in params)
     url = f"{scheme}://{host}{path}" + (f"?{query}" if draw(st.booleans()) else "")
@@ -85,8 +104,14 @@ records = st.fixed_dictionaries(
         "url": st.one_of(urls(), text, st.none(), st.integers()),
     },
     optional={
-        "event_id": st.one_of(st.none(), text, st.integers(-(2**70), 2**70), st.floats(),
-                              st.booleans(), st.text(min_size=120, max_size=140)),
+        "event_id": st.one_of(
+            st.none(),
+            text,
+            st.integers(-(2**70), 2**70),
+            st.floats(),
+            st.booleans(),
+            st.text(min_size=120, max_size=140),
+        ),
         "referrer": st.one_of(st.none(), urls(), text, st.integers()),
         "title": st.one_of(st.none(), text, st.integers()),
         "email": st.one_of(st.none(), st.emails(), text, st.lists(text, max_size=1)),
@@ -121,7 +146,7 @@ def _stored(db: Path) -> dict[str, dict[str, Any]]:
     con = duckdb.connect(str(db), read_only=True)
     try:
         cursor = con.execute(f"SELECT {', '.join(COMPARED)} FROM raw_events")
-        return {row[0]: dict(zip(COMPARED, row)) for row in cursor.fetchall()}
+        return {row[0]: dict(zip(COMPARED, row, strict=True)) for row in cursor.fetchall()}
     finally:
         con.close()
 
@@ -166,8 +191,18 @@ def _cell(value: Any) -> str:
 def test_csv_import_agrees_with_event_row(tmp_path_factory, items) -> None:
     tmp = tmp_path_factory.mktemp("csv")
     path = tmp / "events.csv"
-    header = ["visitor_id", "type", "occurred_at", "url", "event_id", "referrer", "title",
-              "email", "user_agent", "properties"]
+    header = [
+        "visitor_id",
+        "type",
+        "occurred_at",
+        "url",
+        "event_id",
+        "referrer",
+        "title",
+        "email",
+        "user_agent",
+        "properties",
+    ]
     as_text = [{name: _cell(item.get(name)) for name in header} for item in items]
     as_text = [row for row in as_text if any(v.strip() for v in row.values())]
     with path.open("w", newline="") as handle:

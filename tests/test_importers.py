@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import codecs
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import duckdb
 import pyarrow as pa
@@ -34,7 +34,9 @@ def test_a_bad_line_is_rejected_with_its_reason_and_the_rest_land(cli, workdir):
                 line(visitor_id="c", occurred_at="2026-03-04 12:00"),
                 line(visitor_id="d", occurred_at="yesterday"),
                 line(visitor_id="e", url="example.com/x"),
-                json.dumps({"type": "page_view", "occurred_at": 1772625600000, "url": "https://x.io"}),
+                json.dumps(
+                    {"type": "page_view", "occurred_at": 1772625600000, "url": "https://x.io"}
+                ),
                 line(visitor_id="f", occurred_at=1772625600000),
             ]
         )
@@ -45,7 +47,9 @@ def test_a_bad_line_is_rejected_with_its_reason_and_the_rest_land(cli, workdir):
     assert "read 7, accepted 2" in result.stderr
     assert [row[0] for row in raw_events(workdir)] == ["a", "f"]
     rejects = cli("export", "rejects", "--format", "json")
-    reasons = {json.loads(r)["source"]: json.loads(r)["reason"] for r in rejects.stdout.splitlines()}
+    reasons = {
+        json.loads(r)["source"]: json.loads(r)["reason"] for r in rejects.stdout.splitlines()
+    }
     assert "not valid JSON" in reasons["e.ndjson:2"]
     assert "has no UTC offset" in reasons["e.ndjson:3"]
     assert "not an RFC 3339 time" in reasons["e.ndjson:4"]
@@ -74,7 +78,8 @@ def test_non_utf8_bytes_reject_only_their_line(cli, workdir):
 def test_a_byte_order_mark_is_skipped(cli, workdir):
     (workdir / "e.ndjson").write_bytes(codecs.BOM_UTF8 + (line() + "\n").encode())
     (workdir / "e.csv").write_bytes(
-        codecs.BOM_UTF8 + b"visitor_id,type,occurred_at,url\nv2,page_view,2026-03-04T12:00:00Z,https://a.io/\n"
+        codecs.BOM_UTF8
+        + b"visitor_id,type,occurred_at,url\nv2,page_view,2026-03-04T12:00:00Z,https://a.io/\n"
     )
     assert cli("import", "events", "e.ndjson", "e.csv").code == 0
     assert [row[0] for row in raw_events(workdir)] == ["v1", "v2"]
@@ -157,7 +162,9 @@ def test_parquet_native_timestamps_with_and_without_zone(cli, workdir):
             "url": ["https://a.io/", "https://a.io/"],
         }
     )
-    zoned = pa.array([datetime(2026, 3, 4, 12, tzinfo=timezone.utc)] * 2, pa.timestamp("us", "+05:30"))
+    zoned = pa.array(
+        [datetime(2026, 3, 4, 12, tzinfo=UTC)] * 2, pa.timestamp("us", "+05:30")
+    )
     naive = pa.array([datetime(2026, 3, 4, 12)] * 2, pa.timestamp("ms"))
     pq.write_table(table.append_column("occurred_at", zoned).slice(0, 1), workdir / "z.parquet")
     pq.write_table(table.append_column("occurred_at", naive).slice(1, 1), workdir / "n.parquet")
@@ -182,7 +189,10 @@ def test_salesforce_task_problems_are_rejected_with_reasons(cli, workdir):
     result = cli("import", "calls", "t.csv", "--format", "salesforce-csv")
     assert result.code == 0
     assert "read 6, accepted 1" in result.stderr
-    reasons = [json.loads(r)["reason"] for r in cli("export", "rejects", "--format", "json").stdout.splitlines()]
+    reasons = [
+        json.loads(r)["reason"]
+        for r in cli("export", "rejects", "--format", "json").stdout.splitlines()
+    ]
     assert "missing required field Id" in reasons
     assert "missing required field CreatedDate" in reasons
     assert any("is not a number of seconds" in r for r in reasons)

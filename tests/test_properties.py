@@ -25,7 +25,12 @@ from touchpoint.store import open_snapshot
 
 DAY = datetime(2026, 3, 4, tzinfo=UTC)
 WINDOW = timedelta(minutes=30)
-CAMPAIGNS = [None, ("google", "cpc", "brand"), ("google", "cpc", "generic"), ("news", "email", None)]
+CAMPAIGNS = [
+    None,
+    ("google", "cpc", "brand"),
+    ("google", "cpc", "generic"),
+    ("news", "email", None),
+]
 
 events_strategy = st.lists(
     st.tuples(
@@ -43,7 +48,9 @@ calls_strategy = st.lists(
 )
 
 
-def _write(directory: Path, events: list, calls: list, order: random.Random | None) -> tuple[Path, Path]:
+def _write(
+    directory: Path, events: list, calls: list, order: random.Random | None
+) -> tuple[Path, Path]:
     directory.mkdir(parents=True, exist_ok=True)
     rows = []
     for index, (visitor, second, arrival, kind) in enumerate(events):
@@ -51,12 +58,18 @@ def _write(directory: Path, events: list, calls: list, order: random.Random | No
         campaign = CAMPAIGNS[arrival]
         if campaign:
             source, medium, name = campaign
-            url += f"?utm_source={source}&utm_medium={medium}" + (f"&utm_campaign={name}" if name else "")
+            url += f"?utm_source={source}&utm_medium={medium}" + (
+                f"&utm_campaign={name}" if name else ""
+            )
         moment = DAY + timedelta(seconds=second, microseconds=index)  # no ties
         rows.append([f"e{index}", visitor, kind, moment.isoformat(), url, ""])
     tasks = [
-        [f"00T{index:015d}", (DAY + timedelta(seconds=second)).strftime("%Y-%m-%dT%H:%M:%S.000+0000"),
-         "Inbound Call", visitor]
+        [
+            f"00T{index:015d}",
+            (DAY + timedelta(seconds=second)).strftime("%Y-%m-%dT%H:%M:%S.000+0000"),
+            "Inbound Call",
+            visitor,
+        ]
         for index, (visitor, second) in enumerate(calls)
     ]
     if order is not None:
@@ -74,8 +87,9 @@ def _write(directory: Path, events: list, calls: list, order: random.Random | No
     return events_file, tasks_file
 
 
-def _run(directory: Path, events: list, calls: list, order: random.Random | None = None,
-         times: int = 1) -> dict[str, list[dict[str, Any]]]:
+def _run(
+    directory: Path, events: list, calls: list, order: random.Random | None = None, times: int = 1
+) -> dict[str, list[dict[str, Any]]]:
     configured = load_settings(None, db=directory / "touchpoint.duckdb")
     events_file, tasks_file = _write(directory / "in", events, calls, order)
     for _ in range(times):
@@ -127,7 +141,11 @@ def test_each_call_gets_the_one_outcome_design_gives(tmp_path_factory, events, c
         index = int(call["call_id"][3:18])
         visitor, second = calls[index]
         moment = second * 1_000_000
-        earlier = [s for s in sessions if s["visitor_id"] == visitor and _seconds(s["started_at"]) <= moment]
+        earlier = [
+            s
+            for s in sessions
+            if s["visitor_id"] == visitor and _seconds(s["started_at"]) <= moment
+        ]
         if not visitor:
             expected = "no_visitor_id"
         elif not earlier:
@@ -142,7 +160,9 @@ def test_each_call_gets_the_one_outcome_design_gives(tmp_path_factory, events, c
 
 
 def _canonical(tables: dict[str, list[dict[str, Any]]]) -> dict[str, list[str]]:
-    return {name: sorted(repr(sorted(row.items())) for row in rows) for name, rows in tables.items()}
+    return {
+        name: sorted(repr(sorted(row.items())) for row in rows) for name, rows in tables.items()
+    }
 
 
 @settings(max_examples=6)

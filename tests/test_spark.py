@@ -36,3 +36,22 @@ def test_scenarios_on_spark_match_duckdb(batch, tmp_path: Path, spark) -> None:
         assert sorted(map(_key, on_spark[name])) == sorted(map(_key, rows)), name
     for case, tables in zip(batch.cases, batch.split(on_spark), strict=True):
         check(case, tables)
+
+
+def test_build_on_the_spark_engine_publishes_what_duckdb_does(tmp_path: Path, spark) -> None:
+    """`touchpoint build --engine spark`: the same snapshot tables as a DuckDB build."""
+    from scenario import TABLES, arrow_of, import_case, rows_of
+    from touchpoint.build import build
+    from touchpoint.store import open_snapshot
+
+    case = next(b for b in BATCHES if b.cases[0].file == "merge").combined
+    tables = {}
+    for engine in ("duckdb", "spark"):
+        configured = import_case(case, tmp_path / engine)
+        build(configured, engine=engine)
+        with open_snapshot(configured) as con:
+            tables[engine] = {
+                name: sorted(map(_key, rows_of(arrow_of(con, f"SELECT * FROM {name}"))))
+                for name in TABLES
+            }
+    assert tables["spark"] == tables["duckdb"]

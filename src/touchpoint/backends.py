@@ -1,11 +1,12 @@
 """The backends stages run on, declared once: how a stage's result is kept.
 
 Stage code never asks which backend it is on. DuckDB keeps each result as a
-table in the snapshot file being built; Spark keeps a cached temporary view.
+table in the snapshot file being built; Spark keeps a checkpointed temporary view.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -52,10 +53,23 @@ class SparkBackend:
         frame.createOrReplaceTempView(name)
         return self.ibis.table(name)
 
+    def read_parquet(self, name: str, path: Path) -> ir.Table:
+        """Register Parquet files (written by the store) as a temporary view."""
+        self.session.read.parquet(str(path)).createOrReplaceTempView(name)
+        return self.ibis.table(name)
+
     def materialize(self, name: str, expr: ir.Table) -> ir.Table:
-        view = self.ibis.create_view(name, expr, overwrite=True)
-        self.session.sql(f"CACHE TABLE `{name}`")  # computed once, not per later stage
-        return view
+        self.ibis.create_view(name, expr, overwrite=True)
+        # Computed once, and later stages see its rows, not its plan: views defined over
+        # views make Spark re-analyse every earlier stage each time, which outgrows the
+        # driver's memory on a long pipeline.
+        frame = self.session.table(f"`{name}`").localCheckpoint()
+        frame.createOrReplaceTempView(name)
+        return self.ibis.table(name)
 
     def count(self, table: ir.Table) -> int:
         return int(self.ibis.execute(table.count()))
+
+    def drop(self, name: str) -> None:
+        """Forget a stage result no later stage reads."""
+        self.session.catalog.dropTempView(name)

@@ -17,13 +17,17 @@ from pathlib import Path
 import pyarrow as pa
 
 from touchpoint.backends import DuckDBBackend
+from touchpoint.collect.intake import load_intake
 from touchpoint.config import Settings
+from touchpoint.errors import TouchpointError
 from touchpoint.params import BuildParams
-from touchpoint.pipeline import RESULT_TABLES, StageInfo, run_stages
+from touchpoint.pipeline import RESULT_TABLES, SCRATCH_TABLES, StageInfo, run_stages
+from touchpoint.schema import CRM_TABLES
 from touchpoint.store import Store
 
 # Stage results kept only while the build runs.
 _SCRATCH_TABLES = ("referrer_sources", "current_calls")
+ENGINES = ("duckdb", "spark")
 
 
 @dataclass(frozen=True)
@@ -35,23 +39,38 @@ class BuildResult:
     seconds: float
 
 
-def build(settings: Settings, on_stage: Callable[[str], None] = lambda _n: None) -> BuildResult:
-    """Run every stage over the store and publish the results as the current snapshot."""
+def build(
+    settings: Settings,
+    on_stage: Callable[[str], None] = lambda _n: None,
+    engine: str = "duckdb",
+) -> BuildResult:
+    """Run every stage over the store and publish the results as the current snapshot.
+
+    `engine` is where the stages run: "duckdb" (in this process) or "spark"
+    (`[spark] master`); the results are published the same way.
+    """
     started = time.perf_counter()
     params = BuildParams.from_settings(settings)  # reads the rules file before taking the lock
+    if engine not in ENGINES:
+        raise TouchpointError(f"unknown engine {engine!r}; use one of {', '.join(ENGINES)}")
     with Store.open(settings) as store:
+        # The collector's log first: its rows and checkpoints commit together.
+        intake = load_intake(store)
         snapshot = store.new_snapshot()
         build_id = snapshot.path.stem
         try:
-            backend = DuckDBBackend(store.con)
-            results, stages = run_stages(
-                backend, backend.raw("raw_events"), backend.raw("raw_calls"), params, on_stage
-            )
+            if engine == "spark":
+                from touchpoint.spark import build_on_spark
+
+                stages = build_on_spark(store, settings, params, settings.spark.master, on_stage)
+            else:
+                stages = _build_on_duckdb(store, params, on_stage)
+            stages = [intake.stage_info(), *stages]
             on_stage("publish")
             store.con.execute("CREATE TABLE snap.main.rejects AS SELECT * FROM rejects")
-            for name in _SCRATCH_TABLES:
-                backend.drop(name)
-            rows = {name: backend.count(results[name]) for name in RESULT_TABLES}
+            rows = {
+                name: store.count(f'snap.main."{name}"') for name in RESULT_TABLES
+            }
             seconds = time.perf_counter() - started
             _write_build_info(store, build_id, settings, stages, seconds)
         except BaseException:
@@ -59,6 +78,24 @@ def build(settings: Settings, on_stage: Callable[[str], None] = lambda _n: None)
             raise
         store.publish(snapshot)
     return BuildResult(build_id, snapshot.path, stages, rows, time.perf_counter() - started)
+
+
+def _build_on_duckdb(
+    store: Store, params: BuildParams, on_stage: Callable[[str], None]
+) -> list[StageInfo]:
+    """Every stage in this process, each result a table of the attached `snap` database."""
+    backend = DuckDBBackend(store.con)
+    _results, stages = run_stages(
+        backend,
+        backend.raw("raw_events"),
+        backend.raw("raw_calls"),
+        params,
+        on_stage,
+        raw_crm={name: backend.raw(name) for name in CRM_TABLES.values()},
+    )
+    for name in (*_SCRATCH_TABLES, *SCRATCH_TABLES):
+        backend.drop(name)
+    return stages
 
 
 def _write_build_info(

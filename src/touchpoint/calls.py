@@ -1,8 +1,20 @@
-"""Raw call records → the current version of each call.
+"""Raw call records → one row per call, whatever route the call came by.
 
-Every version of a call is kept raw. The one with the latest modification time
-wins, whatever order the records arrived in; when that version is a deletion,
-the call is gone.
+Every version of a call is kept raw. Per source system and call id, the version
+with the latest modification time wins, whatever order the records arrived in;
+when that version is a deletion, the call is gone.
+
+A call can arrive twice: from the call-tracking vendor (CTM, CallRail, Invoca,
+Twilio, a calls-csv) and as the CRM Task the vendor wrote for it, whose
+`CallObject` (`external_id`) is the vendor's call id or its other id (CTM's
+`sid`, CallRail's numeric `id`, Invoca's `complete_call_id`). That is one call
+(DESIGN §8), and it keeps the vendor's identity: `source_system` and `call_id`
+are the vendor's, so the call's id never changes when the CRM sync catches up,
+and a deleted Task leaves the vendor's call as it was. The vendor contributes
+the call's time, numbers, visitor id and what it recorded about the visit; the
+Task contributes the CRM's side: `who_id`, `what_id`, the activity type and
+subject (and any field the vendor left empty). `external_id` of such a call is
+the Task's id, so the call is found by either id.
 """
 
 from __future__ import annotations
@@ -10,11 +22,18 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
+CRM_SYSTEMS = ("salesforce",)
+_KEY = ("source_system", "call_id")
+# From the CRM's Task when the vendor's call joins it: what only the CRM knows.
+_FROM_TASK = ("who_id", "what_id", "activity_type", "subject")
+# From the Task only where the vendor left them empty.
+_FALLBACK_TO_TASK = ("visitor_id", "caller_number", "tracking_number", "duration_s", "call_type")
 
-def current_calls(raw_calls: ir.Table) -> ir.Table:
+
+def latest_versions(raw_calls: ir.Table) -> ir.Table:
     """One row per (source_system, call_id): its latest version, deletions dropped."""
     latest_first = ibis.window(
-        group_by=["source_system", "call_id"],
+        group_by=list(_KEY),
         order_by=[
             raw_calls.version_us.desc(),
             raw_calls.is_deleted.desc(),  # a deletion and an edit at one instant: deleted
@@ -24,3 +43,99 @@ def current_calls(raw_calls: ir.Table) -> ir.Table:
     ranked = raw_calls.mutate(version_rank=ibis.row_number().over(latest_first))
     current = ranked.filter((ranked.version_rank == 0) & ~ranked.is_deleted.fill_null(False))
     return current.drop("version_rank", "record", "record_hash", "origin", "received_at")
+
+
+def task_links(calls: ir.Table) -> ir.Table:
+    """Which CRM Task records which vendor call: `task_system, task_id, vendor_system,
+    vendor_id, representative` (the Task whose fields the call takes, when several do).
+
+    A Task's `CallObject` matches a vendor call's id before its other id; among
+    equal matches the first vendor call by system and id wins, so the links do not
+    depend on row order.
+    """
+    is_crm = calls.source_system.isin(CRM_SYSTEMS)
+    tasks = calls.filter(is_crm & calls.external_id.notnull())
+    tasks = tasks.select(
+        task_system=tasks.source_system,
+        task_id=tasks.call_id,
+        task_ref=tasks.external_id,
+        task_version=tasks.version_us,
+    )
+    vendor = calls.filter(~is_crm)
+    by_id = vendor.select(
+        vendor_system=vendor.source_system,
+        vendor_id=vendor.call_id,
+        ref=vendor.call_id,
+        match_rank=ibis.literal(0),
+    )
+    aliased = vendor.filter(vendor.external_id.notnull())
+    by_alias = aliased.select(
+        vendor_system=aliased.source_system,
+        vendor_id=aliased.call_id,
+        ref=aliased.external_id,
+        match_rank=ibis.literal(1),
+    )
+    refs = by_id.union(by_alias, distinct=False)
+    pairs = tasks.join(refs, tasks.task_ref == refs.ref)
+    best_call = ibis.window(
+        group_by=["task_system", "task_id"],
+        order_by=[pairs.match_rank, pairs.vendor_system, pairs.vendor_id],
+    )
+    pairs = pairs.mutate(call_rank=ibis.row_number().over(best_call))
+    linked = pairs.filter(pairs.call_rank == 0)
+    latest_task = ibis.window(
+        group_by=["vendor_system", "vendor_id"],
+        order_by=[linked.task_version.desc(), linked.task_system, linked.task_id],
+    )
+    linked = linked.mutate(task_rank=ibis.row_number().over(latest_task))
+    return linked.select(
+        "task_system",
+        "task_id",
+        "vendor_system",
+        "vendor_id",
+        representative=linked.task_rank == 0,
+    )
+
+
+def one_call_per_route(calls: ir.Table) -> ir.Table:
+    """Vendor calls joined with the CRM Tasks that record them (see the module docstring)."""
+    links = task_links(calls)
+    columns = calls.columns
+    task_side = calls.select(
+        task_system=calls.source_system,
+        task_id=calls.call_id,
+        **{f"task_{name}": calls[name] for name in (*_FROM_TASK, *_FALLBACK_TO_TASK)},
+    )
+    chosen = links.filter(links.representative)
+    chosen = chosen.join(task_side, ["task_system", "task_id"]).select(
+        "vendor_system",
+        "vendor_id",
+        "task_id",
+        *(f"task_{n}" for n in (*_FROM_TASK, *_FALLBACK_TO_TASK)),
+    )
+    vendor = calls.filter(~calls.source_system.isin(CRM_SYSTEMS))
+    joined = vendor.left_join(
+        chosen,
+        (vendor.source_system == chosen.vendor_system) & (vendor.call_id == chosen.vendor_id),
+    )
+    merged = {name: ibis.coalesce(joined[f"task_{name}"], joined[name]) for name in _FROM_TASK}
+    merged |= {
+        name: ibis.coalesce(joined[name], joined[f"task_{name}"]) for name in _FALLBACK_TO_TASK
+    }
+    merged["external_id"] = ibis.coalesce(joined.task_id, joined.external_id)
+    vendor_calls = joined.select(*(merged.get(name, joined[name]).name(name) for name in columns))
+
+    absorbed = links.select(absorbed_system=links.task_system, absorbed_id=links.task_id)
+    crm = calls.filter(calls.source_system.isin(CRM_SYSTEMS))
+    own = crm.anti_join(
+        absorbed,
+        (crm.source_system == absorbed.absorbed_system) & (crm.call_id == absorbed.absorbed_id),
+    )
+    return vendor_calls.union(own.select(*columns), distinct=False)
+
+
+def current_calls(raw_calls: ir.Table) -> ir.Table:
+    """One row per call: the latest version of each record, one call per vendor call."""
+    # The version is bookkeeping; for vendors without a modification time it is the
+    # arrival time, which must not reach the results (rebuilds stay identical).
+    return one_call_per_route(latest_versions(raw_calls)).drop("version_us")

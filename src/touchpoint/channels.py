@@ -188,8 +188,12 @@ def acquisition(events: ir.Table, domains: list[str]) -> ir.Table:
     )
 
 
-def default_channel(source: ir.StringValue, medium: ir.StringValue, campaign: ir.StringValue,
-                    category: ir.StringValue) -> ir.StringValue:
+def default_channel(
+    source: ir.StringValue,
+    medium: ir.StringValue,
+    campaign: ir.StringValue,
+    category: ir.StringValue,
+) -> ir.StringValue:
     """The GA4 default channel group, top-down, first match wins."""
     campaign = campaign.lower().fill_null("")
     paid = medium.re_search(PAID_MEDIUM)
@@ -199,7 +203,14 @@ def default_channel(source: ir.StringValue, medium: ir.StringValue, campaign: ir
     social = category == "SOCIAL"
     video = category == "VIDEO"
     email = ("email", "e-mail", "e_mail", "e mail")
-    social_media = ("social", "social-network", "social-media", "sm", "social network", "social media")
+    social_media = (
+        "social",
+        "social-network",
+        "social-media",
+        "sm",
+        "social network",
+        "social media",
+    )
     return ibis.cases(
         ((source == DIRECT_SOURCE) & medium.isin(("(not set)", NO_MEDIUM)), "Direct"),
         (campaign.contains("cross-network"), "Cross-network"),
@@ -316,13 +327,17 @@ def classify(table: ir.Table, rules: tuple[ChannelRule, ...], replace_defaults: 
         channel = ibis.literal("Unassigned")
         subchannel = ibis.null("string")
     else:
-        channel = default_channel(joined.source, joined.medium, joined.campaign, joined.source_category)
+        channel = default_channel(
+            joined.source, joined.medium, joined.campaign, joined.source_category
+        )
     if rules:
         matches = [(_rule_matches(joined, rule), rule) for rule in rules]
         channel = ibis.cases(*((m, rule.channel) for m, rule in matches), else_=channel)
         subchannel = ibis.cases(
-            *((m, ibis.literal(rule.subchannel) if rule.subchannel else subchannel)
-              for m, rule in matches),
+            *(
+                (m, ibis.literal(rule.subchannel) if rule.subchannel else subchannel)
+                for m, rule in matches
+            ),
             else_=subchannel,
         )
     return joined.mutate(channel=channel, subchannel=subchannel).drop(

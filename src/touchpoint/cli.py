@@ -28,6 +28,8 @@ import_app = typer.Typer(help="Import records from files.", no_args_is_help=True
 explain_app = typer.Typer(help="Explain results in plain words.", no_args_is_help=True)
 app.add_typer(import_app, name="import")
 app.add_typer(explain_app, name="explain")
+sync_app = typer.Typer(help="Download records from other systems' APIs.", no_args_is_help=True)
+app.add_typer(sync_app, name="sync")
 
 
 class Context:
@@ -94,7 +96,12 @@ def import_calls_command(
     ctx: typer.Context,
     paths: Paths,
     fmt: Annotated[
-        str, typer.Option("--format", help="salesforce-csv or salesforce-json.", show_default=False)
+        str,
+        typer.Option(
+            "--format",
+            help="salesforce-csv, salesforce-json, ctm, callrail, invoca or calls-csv.",
+            show_default=False,
+        ),
     ],
     strict: StrictFlag = False,
     as_json: JsonFlag = False,
@@ -110,15 +117,64 @@ def import_calls_command(
         raise typer.Exit(1)
 
 
+@import_app.command("crm")
+def import_crm_command(
+    ctx: typer.Context,
+    paths: Paths,
+    kind: Annotated[
+        str,
+        typer.Option(
+            "--kind",
+            help="leads, contacts, opportunities, contact-roles or campaign-members.",
+            show_default=False,
+        ),
+    ],
+    strict: StrictFlag = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Import Salesforce CRM exports (CSV with API names)."""
+    from touchpoint.importers import import_crm
+
+    c = _ctx(ctx)
+    with console.working(f"importing {len(paths)} {kind} file(s)", quiet=c.quiet or as_json):
+        result = import_crm(c.settings(), paths, kind, strict)
+    console.import_summary(result, quiet=c.quiet, as_json=as_json)
+    if result.failed:
+        raise typer.Exit(1)
+
+
 @app.command("build")
-def build_command(ctx: typer.Context, as_json: JsonFlag = False) -> None:
+def build_command(
+    ctx: typer.Context,
+    as_json: JsonFlag = False,
+    engine: Annotated[
+        str, typer.Option("--engine", help="Where the stages run: duckdb or spark.")
+    ] = "duckdb",
+) -> None:
     """Run every stage and publish the results atomically."""
     from touchpoint.build import build
 
     c = _ctx(ctx)
     with console.stage_progress(quiet=c.quiet or as_json) as on_stage:
-        result = build(c.settings(), on_stage)
+        result = build(c.settings(), on_stage, engine)
     console.build_summary(result, quiet=c.quiet, as_json=as_json)
+
+
+@sync_app.command("salesforce")
+def sync_salesforce_command(
+    ctx: typer.Context,
+    full: Annotated[
+        bool, typer.Option("--full", help="Ignore the watermarks: download every record again.")
+    ] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Download Tasks and CRM records changed since the last sync (Salesforce REST API)."""
+    from touchpoint.sync.salesforce import sync_salesforce
+
+    c = _ctx(ctx)
+    with console.sync_progress(quiet=c.quiet or as_json) as on_page:
+        result = sync_salesforce(c.settings(), on_page=on_page, full=full)
+    console.sync_summary(result, quiet=c.quiet, as_json=as_json)
 
 
 @app.command("export")
@@ -142,6 +198,24 @@ def export_command(
         console.note(f"wrote {rows:,} {table} rows to {output}")
 
 
+@app.command("attribute-paths")
+def attribute_paths_command(
+    path: Annotated[
+        Path,
+        typer.Argument(help="CSV path,total_conversions,total_conversion_value,total_null."),
+    ],
+    models: Annotated[
+        str | None,
+        typer.Option("--models", help="Comma-separated models [default: all that paths support]."),
+    ] = None,
+    order: Annotated[int, typer.Option("--order", min=1, max=4, help="Markov model order.")] = 1,
+) -> None:
+    """Attribute aggregated channel paths; CSV channel,model,conversions,value on stdout."""
+    from touchpoint.attribution.paths import attribute_paths_file
+
+    attribute_paths_file(path, models, sys.stdout, order)
+
+
 @explain_app.command("call")
 def explain_call_command(
     ctx: typer.Context,
@@ -156,9 +230,32 @@ def explain_call_command(
         typer.echo(explanation.as_json() if as_json else explanation.text)
 
 
+@app.command("serve")
+def serve_command(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option("--port", min=0, max=65535, help="Port to listen on.")
+    ] = 8000,
+) -> None:
+    """Serve the tracking snippet and collect events (never writes the store)."""
+    from touchpoint.collect.server import serve
+
+    c = _ctx(ctx)
+    serve(c.settings(), host, port, say=console.note)
+
+
 @app.command("settings")
-def settings_command(ctx: typer.Context) -> None:
+def settings_command(
+    ctx: typer.Context,
+    markdown: Annotated[
+        bool, typer.Option("--markdown", help="Print the reference table for the docs.")
+    ] = False,
+) -> None:
     """List every setting with its value now and one line of help."""
+    if markdown:
+        typer.echo(console.settings_markdown())
+        return
     console.settings_table(_ctx(ctx).settings())
 
 

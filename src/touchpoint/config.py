@@ -12,7 +12,15 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, ValidationError
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationError,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -104,11 +112,72 @@ class ChannelSettings(Section):
     )
 
 
+class CustomShares(Section):
+    """`[attribution.custom]`: the custom model's shares in percent, adding up to 100."""
+
+    ft: float = Field(22.5, ge=0, le=100, description="Share of the first touch (FT).")
+    lc: float = Field(22.5, ge=0, le=100, description="Share of the lead-creation touch (LC).")
+    oc: float = Field(22.5, ge=0, le=100, description="Share of the opportunity-creation touch.")
+    closed: float = Field(22.5, ge=0, le=100, description="Share of the touch at close (Closed).")
+    middle: float = Field(10, ge=0, le=100, description="Shared equally by the other touches.")
+
+    @model_validator(mode="after")
+    def _adds_up_to_100(self) -> CustomShares:
+        total = self.ft + self.lc + self.oc + self.closed + self.middle
+        if abs(total - 100) > 1e-9:
+            raise ValueError(f"the custom shares add up to {total:g}, not 100")
+        return self
+
+
 class AttributionSettings(Section):
     half_life: Duration = Field(
         timedelta(days=7), description="Time decay: a touch's weight halves per this much age."
     )
     amount_field: str = Field("Amount", description="Opportunity field that holds revenue.")
+    opportunity_contacts: Literal["account", "contact_role", "primary_contact_role"] = Field(
+        "account",
+        description="Which people's touchpoints an opportunity gets: its account's contacts, "
+        "its contact roles, or its primary contact role.",
+    )
+    markov_order: int = Field(
+        1, ge=1, le=4, description="Markov model order (how many channels a state remembers)."
+    )
+    custom: CustomShares = Field(
+        default_factory=CustomShares,
+        description="The custom model's shares (FT, LC, OC, Closed, middle).",
+    )
+
+
+class IdentitySettings(Section):
+    max_visitors_per_phone: int = Field(
+        3,
+        ge=1,
+        description="A caller number called from by more visitor ids than this joins no one.",
+    )
+
+
+# Salesforce's standard Campaign Type values; other types get `Unassigned`.
+DEFAULT_CAMPAIGN_CHANNELS = {
+    "Advertisement": "Advertising",
+    "Banner Ads": "Display",
+    "Conference": "Events",
+    "Seminar / Conference": "Events",
+    "Trade Show": "Events",
+    "Webinar": "Webinar",
+    "Direct Mail": "Direct Mail",
+    "Email": "Email",
+    "Partners": "Partners",
+    "Referral Program": "Referral",
+    "Public Relations": "PR",
+    "Telemarketing": "Telemarketing",
+}
+
+
+class CrmSettings(Section):
+    campaign_channels: dict[str, str] = Field(
+        default_factory=lambda: dict(DEFAULT_CAMPAIGN_CHANNELS),
+        description="Channel of a CRM campaign response, by Campaign.Type (any case).",
+    )
 
 
 class CollectorSettings(Section):
@@ -116,6 +185,38 @@ class CollectorSettings(Section):
     max_events_per_batch: int = Field(500, ge=1, description="Most events in one request.")
     rate_limit_per_minute: int = Field(
         6000, ge=0, description="Requests per minute per client IP; 0 turns the limit off."
+    )
+    cookie_name: str = Field(
+        "_tp_uid",
+        pattern=r"^[A-Za-z0-9_-]{1,64}$",
+        description="The visitor cookie the snippet sets (e.g. _biz_uid, as Marketo Measure).",
+    )
+    cookie_domain: str = Field(
+        "",
+        pattern=r"^[A-Za-z0-9.-]*$",
+        description="Cookie domain, e.g. example.com for all subdomains; empty: the page's host.",
+    )
+    honor_gpc: bool = Field(
+        False, description="Collect nothing from browsers that send Global Privacy Control."
+    )
+    store_ip: bool = Field(
+        False, description="Keep the client IP with each event, truncated (IPv4 /24, IPv6 /48)."
+    )
+    drop_bots: bool = Field(
+        True, description="Drop requests from known bots, crawlers and headless browsers."
+    )
+    intake_dir: str = Field(
+        "", description="Directory of the intake log; empty: <db>.intake beside the store."
+    )
+    segment_max_age: Duration = Field(
+        timedelta(seconds=10),
+        description="How long a log segment takes events before it closes and a build can load it.",
+    )
+    segment_max_bytes: int = Field(
+        64 * 1024 * 1024, ge=4096, le=1024**3, description="Size at which a log segment closes."
+    )
+    log_retention: Duration = Field(
+        timedelta(days=3), description="How long loaded log segments are kept before removal."
     )
 
 
@@ -126,6 +227,10 @@ class ServerSettings(Section):
     public_url: str = Field(
         "", description="The server's address as the internet sees it (webhook signatures)."
     )
+    forwarded_allow_ips: str = Field(
+        "127.0.0.1",
+        description="Proxies whose X-Forwarded-For names the client (comma-separated; * any).",
+    )
 
 
 class WebhookSettings(Section):
@@ -133,23 +238,103 @@ class WebhookSettings(Section):
     ctm_secret: str = Field("", description="CallTrackingMetrics signing secret.")
     twilio_auth_token: str = Field("", description="Twilio auth token (signs status callbacks).")
     invoca_token: str = Field("", description="Secret token Invoca puts in the webhook URL.")
+    replay_window: Duration = Field(
+        timedelta(0),
+        description="Refuse signed webhooks whose signing time (X-CTM-Time) is older; 0s: off.",
+    )
+
+
+class VendorSettings(Section):
+    """`[vendors]`: where each call-tracking vendor's record carries the visitor id."""
+
+    ctm_visitor_id_fields: list[str] = Field(
+        default_factory=lambda: ["custom_fields.tp_uid", "custom_fields.bizible_id"],
+        description="CallTrackingMetrics call fields holding the visitor id, first found wins.",
+    )
+    callrail_visitor_id_fields: list[str] = Field(
+        default_factory=lambda: ["custom_fields.tp_uid", "custom_fields.bizible_id"],
+        description="CallRail call fields holding the visitor id, first found wins.",
+    )
+    invoca_visitor_id_params: list[str] = Field(
+        default_factory=lambda: ["tp_uid", "bizible_id"],
+        description="Invoca RingPool parameter names whose value is the visitor id, first found wins.",
+    )
 
 
 class PhoneSettings(Section):
     default_region: str = Field("US", description="Region for phone numbers written without +.")
 
 
+def _optional_duration(value: Any) -> str:
+    """A duration setting where empty means off: kept as written, checked on load."""
+    if isinstance(value, str) and not value.strip():
+        return ""
+    parsed = parse_duration(value)  # its ValueError names the bad value
+    return value if isinstance(value, str) else format_duration(parsed)
+
+
+# What `touchpoint sync salesforce` can download, in the order it does.
+SALESFORCE_OBJECTS = (
+    "tasks",
+    "leads",
+    "contacts",
+    "opportunities",
+    "contact-roles",
+    "campaign-members",
+)
+SalesforceObject = Literal[
+    "tasks", "leads", "contacts", "opportunities", "contact-roles", "campaign-members"
+]
+
+
 class SalesforceSettings(Section):
     login_url: str = Field(
-        "https://login.salesforce.com", description="OAuth token endpoint's base."
+        "https://login.salesforce.com",
+        description="OAuth token endpoint's base (your My Domain URL for client credentials).",
     )
     instance_url: str = Field("", description="With session_id: use an existing session.")
     session_id: str = Field("", description="An existing session id (with instance_url).")
-    client_id: str = Field("", description="OAuth client-credentials id.")
-    client_secret: str = Field("", description="OAuth client-credentials secret.")
+    client_id: str = Field(
+        "", description="Connected app's consumer key (client credentials and JWT bearer)."
+    )
+    client_secret: str = Field("", description="Connected app's consumer secret (client credentials).")
+    # --- sync salesforce: JWT bearer, what to download, limits (touchpoint.sync) ---
+    username: str = Field("", description="User the JWT bearer flow signs in as.")
+    private_key_file: str = Field(
+        "", description="PEM private key of the connected app's certificate (JWT bearer)."
+    )
+    private_key: str = Field(
+        "", description="The same private key as PEM text, e.g. from an environment variable."
+    )
+    jwt_audience: str = Field(
+        "",
+        description="The JWT's aud (https://login.salesforce.com or https://test.salesforce.com); "
+        "empty: login_url.",
+    )
+    objects: list[SalesforceObject] = Field(
+        default_factory=lambda: list(SALESFORCE_OBJECTS),
+        description="What sync downloads: tasks, leads, contacts, opportunities, contact-roles, "
+        "campaign-members.",
+    )
+    api_limit_reserve: int = Field(
+        1000,
+        ge=0,
+        description="Stop a sync cleanly when fewer API calls than this remain of the org's allowance.",
+    )
+    retries: int = Field(
+        4, ge=0, le=20, description="Retries of a transient error (5xx, 429, dropped connection)."
+    )
+    retry_backoff: Duration = Field(
+        timedelta(seconds=2), description="Wait before the first retry; it doubles each time."
+    )
+    # --- end of sync salesforce settings ---
     api_version: str = Field("61.0", description="REST API version.")
-    ca_bundle: str = Field("", description="Extra CA certificates to trust.")
-    interval: str = Field("", description='How often serve syncs and builds, e.g. "15m"; empty: never.')
+    ca_bundle: str = Field(
+        "", description="PEM file of the CA certificates to trust for Salesforce instead of the usual ones."
+    )
+    interval: Annotated[str, BeforeValidator(_optional_duration)] = Field(
+        "", description='How often serve syncs and builds, e.g. "15m"; empty: never.'
+    )
     visitor_id_field: str = Field(
         "bizible2__BizibleId__c", description="Task field holding the visitor id."
     )
@@ -160,6 +345,18 @@ class SalesforceSettings(Section):
     caller_number_field: str = Field("", description="Task field with the caller's number, if any.")
     tracking_number_field: str = Field(
         "", description="Task field with the tracking number dialled, if any."
+    )
+
+
+class SparkSettings(Section):
+    master: str = Field(
+        "local[*]", description="Spark master for `build --engine spark` (local[N] or a cluster URL)."
+    )
+    staging_dir: str = Field(
+        "", description="Where raw tables are staged as Parquet for Spark; empty: a temp directory."
+    )
+    shuffle_partitions: int = Field(
+        8, ge=1, description="spark.sql.shuffle.partitions: raise it with the cluster's size."
     )
 
 
@@ -188,9 +385,13 @@ class Settings(BaseSettings):
     collector: CollectorSettings = CollectorSettings()
     server: ServerSettings = ServerSettings()
     webhooks: WebhookSettings = WebhookSettings()
+    vendors: VendorSettings = VendorSettings()
     phone: PhoneSettings = PhoneSettings()
+    identity: IdentitySettings = IdentitySettings()
+    crm: CrmSettings = CrmSettings()
     salesforce: SalesforceSettings = SalesforceSettings()
     store: StoreSettings = StoreSettings()
+    spark: SparkSettings = SparkSettings()
 
     @classmethod
     def settings_customise_sources(
@@ -242,7 +443,7 @@ def describe_validation_error(exc: ValidationError, path: Path | None) -> str:
     where = [str(part) for part in first["loc"]]
     name = f"[{where[0]}] {'.'.join(where[1:])}" if len(where) > 1 else where[0] if where else "?"
     origin = f" (from {path} or TOUCHPOINT_* variables)" if path else ""
-    message = first["msg"]
+    message = first["msg"].removeprefix("Value error, ")
     if first["type"] == "extra_forbidden":
         message = "unknown setting"
     return f"setting {name}: {message}{origin}"
@@ -272,4 +473,11 @@ def _toml_value(value: Any) -> str:
         return f'"{value}"'
     if isinstance(value, list):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        pairs = (f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items())
+        return "{ " + ", ".join(pairs) + " }"
     return str(value)
+
+
+def _toml_key(key: str) -> str:
+    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else _toml_value(key)

@@ -13,7 +13,14 @@ from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from touchpoint.config import Settings, describe_settings
@@ -21,6 +28,7 @@ from touchpoint.config import Settings, describe_settings
 if TYPE_CHECKING:
     from touchpoint.build import BuildResult
     from touchpoint.importers import ImportResult
+    from touchpoint.sync.salesforce import SyncResult
 
 err = Console(stderr=True, highlight=False)
 out = Console(highlight=False)
@@ -59,8 +67,12 @@ def stage_progress(quiet: bool, total: int = 8) -> Iterator[Callable[[str], None
         yield lambda _n: None
         return
     with Progress(
-        SpinnerColumn(), TextColumn("building: {task.description}"), BarColumn(),
-        TimeElapsedColumn(), console=err, transient=True,
+        SpinnerColumn(),
+        TextColumn("building: {task.description}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
     ) as progress:
         task = progress.add_task("starting", total=total)
 
@@ -135,7 +147,10 @@ def build_summary(result: BuildResult, quiet: bool, as_json: bool) -> None:
     for stage in result.stages:
         rate = stage.rows_in / stage.seconds if stage.seconds > 0 else 0
         table.add_row(
-            stage.stage, f"{stage.rows_in:,}", f"{stage.rows_out:,}", f"{stage.seconds:.2f}",
+            stage.stage,
+            f"{stage.rows_in:,}",
+            f"{stage.rows_out:,}",
+            f"{stage.seconds:.2f}",
             f"{rate:,.0f}",
         )
     err.print(table)
@@ -145,6 +160,96 @@ def build_summary(result: BuildResult, quiet: bool, as_json: bool) -> None:
         f"{rows['sessions']:,} sessions, {rows['calls']:,} calls, "
         f"{rows['touchpoints']:,} touchpoints"
     )
+
+
+# -- sync salesforce ----------------------------------------------------------
+
+
+@contextlib.contextmanager
+def sync_progress(quiet: bool) -> Iterator[Callable[[str, int, int], None]]:
+    """A bar per Salesforce object while a sync stores its pages."""
+    if quiet:
+        yield lambda _object, _done, _total: None
+        return
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("syncing {task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    ) as progress:
+        bars: dict[str, int] = {}
+
+        def on_page(sobject: str, done: int, total: int) -> None:
+            if sobject not in bars:
+                bars[sobject] = progress.add_task(sobject, total=total)
+            progress.update(bars[sobject], completed=done, total=max(total, done))
+
+        yield on_page
+
+
+def sync_summary(result: SyncResult, quiet: bool, as_json: bool) -> None:
+    """What `sync salesforce` did, per object; a note when it stopped early."""
+    if as_json:
+        out.print_json(
+            json.dumps(
+                {
+                    "instance_url": result.instance_url,
+                    "read": result.read,
+                    "new": result.new,
+                    "rejected": result.rejected,
+                    "stopped": result.stopped,
+                    "api_usage": None
+                    if result.api_used is None
+                    else {"used": result.api_used, "total": result.api_total},
+                    "seconds": round(result.seconds, 3),
+                    "objects": [
+                        {
+                            "object": o.sobject,
+                            "since": o.since,
+                            "watermark": o.watermark,
+                            "pages": o.pages,
+                            "read": o.read,
+                            "new": o.new,
+                            "already_present": o.read - o.rejected - o.new,
+                            "rejected": o.rejected,
+                            "rejects": [
+                                {"source": r.source, "reason": r.reason} for r in o.first_rejects
+                            ],
+                        }
+                        for o in result.objects
+                    ],
+                }
+            )
+        )
+    if quiet:
+        return
+    if result.stopped:
+        warn(result.stopped)
+    if as_json:
+        return
+    table = Table(title=f"sync from {result.instance_url}", title_justify="left")
+    for column in ("object", "read", "new", "rejected", "synced up to"):
+        table.add_column(
+            column, justify="left" if column in ("object", "synced up to") else "right"
+        )
+    for o in result.objects:
+        table.add_row(o.sobject, f"{o.read:,}", f"{o.new:,}", f"{o.rejected:,}", o.watermark or "")
+    err.print(table)
+    usage = ""
+    if result.api_used is not None:
+        usage = f"; API usage {result.api_used:,} of {result.api_total:,} today"
+    note(
+        f"read {result.read:,} records, {result.new:,} new, {result.rejected:,} rejected "
+        f"in {result.seconds:.1f}s{usage}"
+    )
+    for o in result.objects:
+        for reject in o.first_rejects:
+            note(f"  rejected {reject.source}: {reject.reason}")
+    if result.rejected:
+        note("  every reject is kept: touchpoint export rejects")
 
 
 def settings_markdown() -> str:
@@ -169,7 +274,7 @@ def settings_table(settings: Settings) -> None:
         for part in name.split("."):
             value = value[part]
         shown = json.dumps(value) if not isinstance(value, str) else f'"{value}"'
-        if any(secret in name for secret in ("secret", "token", "session_id")) and value:
+        if any(secret in name for secret in ("secret", "token", "session_id", "key")) and value:
             shown = '"•••"'
         table.add_row(name, escape(shown), escape(default), escape(description))
     out.print(table)
@@ -224,4 +329,6 @@ def demo_summary(database, imported, result, calls, channels, outcome, serve) ->
             out.print(escape(f"  {prefix} explain call {examples[name]}"), soft_wrap=True)
     out.print(escape(f"  {prefix} export calls --format csv | head"), soft_wrap=True)
     if serve:
-        out.print("\n(The dashboard is not part of this build yet; the results above are the demo.)")
+        out.print(
+            "\n(The dashboard is not part of this build yet; the results above are the demo.)"
+        )

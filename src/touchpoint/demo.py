@@ -40,12 +40,22 @@ class Arrival:
 
 
 ARRIVALS = (
-    Arrival("Paid Search", 24, "utm_source=google&utm_medium=cpc&utm_campaign=emergency-plumber",
-            "https://www.google.com/", "gclid"),
+    Arrival(
+        "Paid Search",
+        24,
+        "utm_source=google&utm_medium=cpc&utm_campaign=emergency-plumber",
+        "https://www.google.com/",
+        "gclid",
+    ),
     Arrival("Organic Search", 20, referrer="https://www.google.com/"),
     Arrival("Organic Search", 5, referrer="https://www.bing.com/"),
-    Arrival("Paid Social", 9, "utm_source=facebook&utm_medium=paid_social&utm_campaign=spring",
-            "https://l.facebook.com/", "fbclid"),
+    Arrival(
+        "Paid Social",
+        9,
+        "utm_source=facebook&utm_medium=paid_social&utm_campaign=spring",
+        "https://l.facebook.com/",
+        "fbclid",
+    ),
     Arrival("Organic Social", 4, referrer="https://www.linkedin.com/"),
     Arrival("Email", 9, "utm_source=newsletter&utm_medium=email&utm_campaign=march-tips"),
     Arrival("Referral", 6, referrer="https://www.homeadvisor.com/rated.NorthwindPlumbing.html"),
@@ -101,8 +111,9 @@ def generate_world(visitors: int, seed: int) -> World:
     return world
 
 
-def _visit_events(world: World, rng: random.Random, visitor: str, arrival: Arrival,
-                  moment: datetime) -> datetime:
+def _visit_events(
+    world: World, rng: random.Random, visitor: str, arrival: Arrival, moment: datetime
+) -> datetime:
     pages = rng.randint(1, 6)
     query = arrival.query
     if arrival.click_param:
@@ -113,8 +124,14 @@ def _visit_events(world: World, rng: random.Random, visitor: str, arrival: Arriv
     referrer = arrival.referrer
     for index in range(pages):
         world.events.append(
-            {"visitor_id": visitor, "type": "page_view", "occurred_at": _stamp(moment),
-             "url": url, "referrer": referrer, "title": "Northwind Plumbing"}
+            {
+                "visitor_id": visitor,
+                "type": "page_view",
+                "occurred_at": _stamp(moment),
+                "url": url,
+                "referrer": referrer,
+                "title": "Northwind Plumbing",
+            }
         )
         referrer = url
         url = f"{SITE}{rng.choice(PAGES)}"
@@ -123,15 +140,21 @@ def _visit_events(world: World, rng: random.Random, visitor: str, arrival: Arriv
     if rng.random() < 0.1:
         moment += timedelta(seconds=rng.uniform(30, 120))
         world.events.append(
-            {"visitor_id": visitor, "type": "form_submit", "occurred_at": _stamp(moment),
-             "url": f"{SITE}/contact", "referrer": referrer,
-             "email": f"customer{rng.getrandbits(24)}@example.org"}
+            {
+                "visitor_id": visitor,
+                "type": "form_submit",
+                "occurred_at": _stamp(moment),
+                "url": f"{SITE}/contact",
+                "referrer": referrer,
+                "email": f"customer{rng.getrandbits(24)}@example.org",
+            }
         )
     return moment
 
 
-def _call_after(world: World, rng: random.Random, visitor: str, arrival: Arrival,
-                started: datetime) -> None:
+def _call_after(
+    world: World, rng: random.Random, visitor: str, arrival: Arrival, started: datetime
+) -> None:
     late = rng.random() < 0.2
     gap = timedelta(minutes=rng.uniform(35, 180) if late else rng.uniform(1, 29.5))
     with_id = rng.random() < 0.9
@@ -144,8 +167,9 @@ def _untracked_call(world: World, rng: random.Random, moment: datetime) -> None:
     _add_call(world, rng, moment, visitor, "(untracked)", "no_session")
 
 
-def _add_call(world: World, rng: random.Random, moment: datetime, visitor: str, channel: str,
-              outcome: str) -> None:
+def _add_call(
+    world: World, rng: random.Random, moment: datetime, visitor: str, channel: str, outcome: str
+) -> None:
     call_id = _task_id(rng)
     world.tasks.append(
         {
@@ -208,8 +232,9 @@ def reset(directory: Path) -> None:
     directory.mkdir(parents=True)
 
 
-def run_demo(db: Path | None, config: Path | None, *, visitors: int, seed: int, serve: bool,
-             quiet: bool) -> DemoScore:
+def run_demo(
+    db: Path | None, config: Path | None, *, visitors: int, seed: int, serve: bool, quiet: bool
+) -> DemoScore:
     """Generate, import, build and summarise the demo world."""
     from touchpoint import console
     from touchpoint.build import build
@@ -225,15 +250,19 @@ def run_demo(db: Path | None, config: Path | None, *, visitors: int, seed: int, 
     world = generate_world(visitors, seed)
     events_file, tasks_file = write_world(world, directory / "input")
     with console.working("importing the demo's events and calls", quiet):
-        imported = [import_events(settings, [events_file]),
-                    import_calls(settings, [tasks_file], "salesforce-csv")]
+        imported = [
+            import_events(settings, [events_file]),
+            import_calls(settings, [tasks_file], "salesforce-csv"),
+        ]
     with console.stage_progress(quiet) as on_stage:
         result = build(settings, on_stage)
     with open_snapshot(settings) as con:
         calls = _rows(con, "SELECT * FROM calls")
-        channels = dict(con.execute(
-            "SELECT c.call_id, t.channel FROM calls c JOIN touchpoints t USING (touchpoint_id)"
-        ).fetchall())
+        channels = dict(
+            con.execute(
+                "SELECT c.call_id, t.channel FROM calls c JOIN touchpoints t USING (touchpoint_id)"
+            ).fetchall()
+        )
     outcome = score(world, calls, channels)
     if not quiet:
         console.demo_summary(database, imported, result, calls, channels, outcome, serve)

@@ -13,11 +13,23 @@ holds the two to the same answers.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
+from types import MappingProxyType
 from urllib.parse import unquote
 
 # DESIGN §3: ad click ids, in the order they are looked for.
-CLICK_ID_PARAMS = ("gclid", "gbraid", "wbraid", "msclkid", "li_fat_id", "ttclid", "twclid", "fbclid")
+CLICK_ID_PARAMS = (
+    "gclid",
+    "gbraid",
+    "wbraid",
+    "msclkid",
+    "li_fat_id",
+    "ttclid",
+    "twclid",
+    "fbclid",
+)
 UTM_PARAMS = ("utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term")
 
 # Whitespace that is trimmed from text fields: ASCII only, the same in Python and SQL.
@@ -38,7 +50,7 @@ def param_regex(name: str) -> str:
     return rf"(?i)&{re.escape(name)}=([^&]*)"
 
 
-_PARAMS = {name: re.compile(param_regex(name)) for name in (*UTM_PARAMS, *CLICK_ID_PARAMS)}
+_WANTED = frozenset((*UTM_PARAMS, *CLICK_ID_PARAMS))
 
 
 def strip(text: str) -> str:
@@ -49,7 +61,7 @@ def strip(text: str) -> str:
 class UrlFacts:
     host: str | None
     path: str
-    utm: dict[str, str]
+    utm: Mapping[str, str]
     click_id: str | None
     click_id_param: str | None
 
@@ -86,28 +98,38 @@ def decode_param(value: str) -> str | None:
     return decoded or None
 
 
+@lru_cache(maxsize=65_536)
 def url_facts(url: str) -> UrlFacts:
     """Host, path, campaign parameters and click id of a page URL.
+
+    Cached: page URLs repeat, and this runs for every event the collector takes.
+    The query is split once; for each parameter the first `name=` (any case)
+    counts, as `param_regex` finds it in SQL.
 
     >>> facts = url_facts("https://example.com/pricing?utm_source=Google&utm_medium=cpc&gclid=x1")
     >>> facts.host, facts.path, facts.utm["utm_source"], facts.click_id_param
     ('example.com', '/pricing', 'Google', 'gclid')
     """
     query_match = _QUERY.match(url)
-    query = "&" + query_match.group(1) if query_match else ""
-    params: dict[str, str] = {}
-    for name, pattern in _PARAMS.items():
-        found = pattern.search(query)
-        if found:
-            value = decode_param(found.group(1))
-            if value is not None:
-                params[name] = value
+    found: dict[str, str] = {}
+    if query_match:
+        for part in query_match.group(1).split("&"):
+            name, equals, value = part.partition("=")
+            if equals:
+                name = name.lower()
+                if name in _WANTED and name not in found:
+                    found[name] = value
+    params = {}
+    for name, raw in found.items():
+        decoded = decode_param(raw)
+        if decoded is not None:
+            params[name] = decoded
     click_param = next((name for name in CLICK_ID_PARAMS if name in params), None)
     path_match = _PATH.match(url)
     return UrlFacts(
         host=host_of(url),
         path=(path_match.group(1) if path_match else "") or "/",
-        utm={name: params[name] for name in UTM_PARAMS if name in params},
+        utm=MappingProxyType({name: params[name] for name in UTM_PARAMS if name in params}),
         click_id=params[click_param] if click_param else None,
         click_id_param=click_param,
     )

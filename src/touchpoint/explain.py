@@ -67,7 +67,7 @@ def _row(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> dict[st
     row = cursor.fetchone()
     if row is None:
         return None
-    return dict(zip([d[0] for d in cursor.description], row))
+    return dict(zip([d[0] for d in cursor.description], row, strict=True))
 
 
 def explain_call(settings: Settings, call_id: str) -> list[CallExplanation]:
@@ -84,7 +84,7 @@ def explain_call(settings: Settings, call_id: str) -> list[CallExplanation]:
             [call_id, call_id],
         )
         names = [d[0] for d in cursor.description]
-        calls = [dict(zip(names, row)) for row in cursor.fetchall()]
+        calls = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
         if not calls:
             raise TouchpointError(f"no call {call_id!r} in the latest build")
         return [_explain(con, call, window_us, anchor, field) for call in calls]

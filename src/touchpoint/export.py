@@ -39,7 +39,7 @@ EXTRA_COLUMNS: dict[str, tuple[str, ...]] = {
     "sessions": ("event_count",),
     "calls": ("subject", "who_id", "what_id", "call_type"),
     "touchpoints": ("conversion_kind",),
-    "attribution": (),
+    "attribution": ("is_closed", "is_won"),
     "rejects": ("kind",),
 }
 

@@ -8,7 +8,7 @@ accepted; rejected records are kept in `rejects` with their reason.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,14 +17,14 @@ import pyarrow as pa
 
 from touchpoint.config import Settings
 from touchpoint.errors import TouchpointError
-from touchpoint.schema import RAW_CALLS, REJECTS
+from touchpoint.schema import CRM_TABLES, RAW_CALLS, RAW_TABLES, REJECTS
 from touchpoint.sources import events as event_files
-from touchpoint.sources import salesforce_tasks
+from touchpoint.sources import salesforce_crm, salesforce_tasks, vendor_files
 from touchpoint.sources.records import FileProblem, ParseReport, Reject, RowBatches, stable_hash
 from touchpoint.sources.events_bulk import import_event_file
 from touchpoint.store import Staging, Store
 
-CALL_FORMATS = ("salesforce-csv", "salesforce-json")
+CALL_FORMATS = ("salesforce-csv", "salesforce-json", *vendor_files.VENDOR_FORMATS)
 
 
 @dataclass
@@ -136,9 +136,36 @@ def import_calls(
     if fmt not in CALL_FORMATS:
         raise TouchpointError(f"unknown calls format {fmt!r}; use one of {', '.join(CALL_FORMATS)}")
 
+    clocks: list[Iterator[int]] = []  # one arrival order across all files of this import
+
     def load(staged: Staging, path: Path, report: ParseReport, received_at: datetime) -> None:
         batches = RowBatches(RAW_CALLS, received_at=received_at, origin=f"file:{path.resolve()}")
-        for batch in salesforce_tasks.read_tasks(path, fmt, settings, report, batches):
+        if fmt in vendor_files.VENDOR_FORMATS:
+            clocks[:] = clocks or [vendor_files.arrival_clock(received_at)]
+            tables = vendor_files.read_vendor_calls(path, fmt, settings, report, batches, clocks[0])
+        else:
+            tables = salesforce_tasks.read_tasks(path, fmt, settings, report, batches)
+        for batch in tables:
             staged.append(batch)
 
     return _import(settings, "calls", "raw_calls", paths, load, strict)
+
+
+def import_crm(
+    settings: Settings, paths: list[Path], kind: str, strict: bool = False
+) -> ImportResult:
+    """Import Salesforce CRM exports of one kind (leads, contacts, ...) into the store."""
+    if kind not in CRM_TABLES:
+        raise TouchpointError(f"unknown CRM kind {kind!r}; use one of {', '.join(CRM_TABLES)}")
+    table = CRM_TABLES[kind]
+    if kind in ("opportunities", "campaign-members"):
+        salesforce_crm.site_zone(settings)  # a bad time zone is one error, not a reject per row
+
+    def load(staged: Staging, path: Path, report: ParseReport, received_at: datetime) -> None:
+        batches = RowBatches(
+            RAW_TABLES[table], received_at=received_at, origin=f"file:{path.resolve()}"
+        )
+        for batch in salesforce_crm.read_crm(path, kind, settings, report, batches):
+            staged.append(batch)
+
+    return _import(settings, kind, table, paths, load, strict)

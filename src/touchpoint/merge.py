@@ -63,7 +63,9 @@ def last_activity(latest: ir.Table, events: ir.Table) -> ir.Table:
     return joined.group_by(list(_CALL_KEY)).aggregate(anchor_us=joined.event_us.max())
 
 
-def merge_calls(calls: ir.Table, sessions: ir.Table, events: ir.Table, params: BuildParams) -> ir.Table:
+def merge_calls(
+    calls: ir.Table, sessions: ir.Table, events: ir.Table, params: BuildParams
+) -> ir.Table:
     """Every call with its outcome, session, gap, touchpoint id and attribution basis."""
     latest = latest_sessions(calls, sessions)
     if params.merge_anchor == "last_activity":

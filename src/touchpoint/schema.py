@@ -71,6 +71,10 @@ RAW_CALLS = pa.schema(
         ("record_hash", pa.string()),
         ("received_at", TS),
         ("origin", pa.string()),
+        # What the vendor's record says about the visit, read once on arrival (hosts
+        # lower-case, as enrich.host_of gives them): the stage classifies referrers.
+        ("vendor_referrer_host", pa.string()),
+        ("vendor_landing_host", pa.string()),
     ]
 )
 
@@ -85,10 +89,107 @@ REJECTS = pa.schema(
     ]
 )
 
+# Salesforce CRM records (DESIGN §7), one table per object. Every version is kept
+# (`record_hash` is the key); the crm stage takes the latest `version_us` per `id`.
+_CRM_TAIL = [
+    ("is_deleted", pa.bool_()),
+    ("version_us", pa.int64()),
+    ("record", pa.string()),
+    ("record_hash", pa.string()),
+    ("received_at", TS),
+    ("origin", pa.string()),
+]
+
+RAW_LEADS = pa.schema(
+    [
+        ("id", pa.string()),
+        ("email", pa.string()),
+        ("phone", pa.string()),
+        ("created_at", TS),
+        ("created_us", pa.int64()),
+        ("is_converted", pa.bool_()),
+        ("converted_contact_id", pa.string()),
+        ("converted_account_id", pa.string()),
+        ("converted_opportunity_id", pa.string()),
+        *_CRM_TAIL,
+    ]
+)
+
+RAW_CONTACTS = pa.schema(
+    [
+        ("id", pa.string()),
+        ("email", pa.string()),
+        ("phone", pa.string()),
+        ("account_id", pa.string()),
+        ("created_at", TS),
+        ("created_us", pa.int64()),
+        *_CRM_TAIL,
+    ]
+)
+
+RAW_OPPORTUNITIES = pa.schema(
+    [
+        ("id", pa.string()),
+        ("account_id", pa.string()),
+        ("name", pa.string()),
+        ("amount", pa.float64()),
+        ("created_at", TS),
+        ("created_us", pa.int64()),
+        ("close_date", pa.string()),  # as written: a date, or a date and time
+        ("close_us", pa.int64()),  # the last microsecond of that day in [site] timezone
+        ("is_closed", pa.bool_()),
+        ("is_won", pa.bool_()),
+        ("stage_name", pa.string()),
+        *_CRM_TAIL,
+    ]
+)
+
+RAW_CONTACT_ROLES = pa.schema(
+    [
+        ("id", pa.string()),
+        ("opportunity_id", pa.string()),
+        ("contact_id", pa.string()),
+        ("is_primary", pa.bool_()),
+        ("role", pa.string()),
+        *_CRM_TAIL,
+    ]
+)
+
+RAW_CAMPAIGN_MEMBERS = pa.schema(
+    [
+        ("id", pa.string()),
+        ("campaign_id", pa.string()),
+        ("lead_id", pa.string()),
+        ("contact_id", pa.string()),
+        ("created_at", TS),
+        ("created_us", pa.int64()),
+        ("has_responded", pa.bool_()),
+        ("responded_at", TS),
+        ("responded_us", pa.int64()),
+        ("campaign_name", pa.string()),
+        ("campaign_type", pa.string()),
+        *_CRM_TAIL,
+    ]
+)
+
+# `import crm --kind K` → the raw table it fills.
+CRM_TABLES: dict[str, str] = {
+    "leads": "raw_leads",
+    "contacts": "raw_contacts",
+    "opportunities": "raw_opportunities",
+    "contact-roles": "raw_contact_roles",
+    "campaign-members": "raw_campaign_members",
+}
+
 RAW_TABLES: dict[str, pa.Schema] = {
     "raw_events": RAW_EVENTS,
     "raw_calls": RAW_CALLS,
     "rejects": REJECTS,
+    "raw_leads": RAW_LEADS,
+    "raw_contacts": RAW_CONTACTS,
+    "raw_opportunities": RAW_OPPORTUNITIES,
+    "raw_contact_roles": RAW_CONTACT_ROLES,
+    "raw_campaign_members": RAW_CAMPAIGN_MEMBERS,
 }
 
 # DESIGN §8: these columns, in this order; more may follow.

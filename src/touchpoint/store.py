@@ -34,6 +34,11 @@ RAW_KEYS = {
     "raw_events": ("event_id",),
     "raw_calls": ("record_hash",),
     "rejects": ("record_hash",),
+    "raw_leads": ("record_hash",),
+    "raw_contacts": ("record_hash",),
+    "raw_opportunities": ("record_hash",),
+    "raw_contact_roles": ("record_hash",),
+    "raw_campaign_members": ("record_hash",),
 }
 
 

@@ -1,10 +1,11 @@
-"""Sessions and calls → touchpoints (DESIGN §1, §2).
+"""Sessions, calls and campaign responses → touchpoints (DESIGN §1, §2).
 
-At most one touchpoint per session: the person's first session (FT, even
+At most one touchpoint per session: the visitor's first session (FT, even
 anonymous) and every session that holds a conversion (a form, a chat, a merged
 call), typed by its earliest conversion. Calls that did not merge become
-touchpoints of their own. A person is a visitor id until identity stitching
-joins visitor ids.
+touchpoints of their own, and so do CRM campaign responses. Each touchpoint
+belongs to the person identity stitching found for its visitor id or CRM
+record; `positions` (DESIGN §4) come from the positions stage.
 """
 
 from __future__ import annotations
@@ -12,7 +13,16 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
-from touchpoint.channels import CLICK_SOURCES, DIRECT_SOURCE, NO_MEDIUM, classify
+from touchpoint.campaigns import campaign_touchpoints
+from touchpoint.channels import (
+    CLICK_SOURCES,
+    DIRECT_SOURCE,
+    NO_MEDIUM,
+    classify,
+    is_internal,
+    referrer_sources,
+)
+from touchpoint.identity import visitor_person
 from touchpoint.ids import session_touchpoint_id
 from touchpoint.merge import MERGED, NO_SESSION, OUTSIDE_WINDOW
 from touchpoint.params import BuildParams
@@ -58,9 +68,10 @@ def first_merged_calls(calls: ir.Table) -> ir.Table:
     )
 
 
-def session_touchpoints(sessions: ir.Table, calls: ir.Table) -> ir.Table:
+def session_touchpoints(sessions: ir.Table, calls: ir.Table, people: ir.Table) -> ir.Table:
     """Touchpoints of the sessions that are a person's first or hold a conversion."""
     joined = sessions.left_join(first_merged_calls(calls), "session_id").drop("session_id_right")
+    joined = visitor_person(joined, people)
     form, chat, call = joined.first_form_us, joined.first_chat_us, joined.first_call_us
     conversion_us = ibis.least(form, chat, call)
     kind = ibis.cases(
@@ -82,7 +93,7 @@ def session_touchpoints(sessions: ir.Table, calls: ir.Table) -> ir.Table:
         ((kind == "call") & call_type.notnull(), call_type),
         else_=joined.medium,
     )
-    by_start = ibis.window(group_by="visitor_id", order_by=["started_us", "session_id"])
+    by_start = ibis.window(group_by="person_id", order_by=["started_us", "session_id"])
     joined = joined.mutate(
         conversion_us=conversion_us,
         conversion_kind=kind,
@@ -93,7 +104,7 @@ def session_touchpoints(sessions: ir.Table, calls: ir.Table) -> ir.Table:
     chosen = joined.filter(joined.first_session | joined.conversion_us.notnull())
     return chosen.select(
         touchpoint_id=session_touchpoint_id(chosen.session_id),
-        person_id=chosen.visitor_id,
+        person_id=chosen.person_id,
         visitor_id=chosen.visitor_id,
         touchpoint_date=chosen.started_at,
         touchpoint_type=chosen.touchpoint_type,
@@ -113,36 +124,59 @@ def session_touchpoints(sessions: ir.Table, calls: ir.Table) -> ir.Table:
     )
 
 
-def vendor_source_medium(calls: ir.Table) -> ir.Table:
-    """Source and medium from what the vendor recorded about the call's visit."""
-    param = calls.vendor_click_id_param
+def vendor_source_medium(calls: ir.Table, internal_domains: tuple[str, ...] = ()) -> ir.Table:
+    """Source and medium from what the vendor recorded about the call's visit, derived as
+    a session's are (DESIGN §3): the vendor's utm fields or source name (read on arrival,
+    with its landing page's utm parameters), then the ad click id, then an external
+    referrer (a search engine: organic, else referral), then `(direct)` / `(none)`."""
+    hosts = calls.filter(calls.vendor_referrer_host.notnull())
+    hosts = hosts.select(referrer_host=hosts.vendor_referrer_host).distinct()
+    lookup = referrer_sources(hosts)
+    joined = calls.left_join(lookup, calls.vendor_referrer_host == lookup.referrer_host)
+    joined = joined.drop("referrer_host")
+    param = joined.vendor_click_id_param
     click_source = ibis.cases(
         *((param == name, pair[0]) for name, pair in CLICK_SOURCES.items()),
         else_=ibis.null("string"),
     )
-    source = ibis.coalesce(calls.vendor_source.lower().nullif(""), click_source, DIRECT_SOURCE)
-    medium = ibis.coalesce(
-        calls.vendor_medium.lower().nullif(""),
-        ibis.cases(
-            *((param == name, pair[1]) for name, pair in CLICK_SOURCES.items() if pair[1]),
-            else_=ibis.null("string"),
-        ),
-        NO_MEDIUM,
+    click_medium = ibis.cases(
+        *((param == name, pair[1]) for name, pair in CLICK_SOURCES.items() if pair[1]),
+        else_=ibis.null("string"),
     )
-    return calls.mutate(
+    landing_host = joined.vendor_landing_host.fill_null("")
+    external = joined.referrer_source.notnull() & ~is_internal(
+        joined.vendor_referrer_host, landing_host, list(internal_domains)
+    ).fill_null(False)
+    referrer_medium = ibis.ifelse(joined.referrer_is_search.fill_null(False), "organic", "referral")
+    source = ibis.coalesce(
+        joined.vendor_source.lower().nullif(""),
+        click_source,
+        ibis.ifelse(external, joined.referrer_source, ibis.null("string")),
+        ibis.literal(DIRECT_SOURCE),
+    )
+    medium = ibis.coalesce(
+        joined.vendor_medium.lower().nullif(""),
+        click_medium,
+        ibis.ifelse(external, referrer_medium, ibis.null("string")),
+        ibis.literal(NO_MEDIUM),
+    )
+    derived = joined.mutate(
         source=source,
         medium=medium,
-        campaign=calls.vendor_campaign,
-        landing_page=calls.vendor_landing_page,
-        referrer=calls.vendor_referrer,
+        campaign=joined.vendor_campaign,
+        landing_page=joined.vendor_landing_page,
+        referrer=joined.vendor_referrer,
     )
+    return derived.drop("referrer_source", "referrer_is_search")
 
 
 def call_touchpoints(calls: ir.Table, params: BuildParams) -> ir.Table:
     """Touchpoints of calls that did not merge into a session (no visitor id: none)."""
     standalone = calls.filter(calls.outcome.isin((NO_SESSION, OUTSIDE_WINDOW)))
     classified = classify(
-        vendor_source_medium(standalone), params.channel_rules, params.replace_default_channels
+        vendor_source_medium(standalone, params.internal_domains),
+        params.channel_rules,
+        params.replace_default_channels,
     )
     by_vendor = classified.attribution_basis == "vendor"
     call_type = classified.activity_type.fill_null(PHONE_CALL)
@@ -168,28 +202,49 @@ def call_touchpoints(calls: ir.Table, params: BuildParams) -> ir.Table:
     )
 
 
-def touchpoints(sessions: ir.Table, calls: ir.Table, params: BuildParams) -> ir.Table:
-    """All touchpoints with their lead positions (FT, LC, PostLC) per person."""
-    union = session_touchpoints(sessions, calls).union(call_touchpoints(calls, params))
+def touchpoints(
+    sessions: ir.Table,
+    calls: ir.Table,
+    people: ir.Table,
+    campaign_members: ir.Table,
+    params: BuildParams,
+) -> ir.Table:
+    """Every touchpoint (sessions, standalone calls, CRM campaign responses) with its person."""
+    standalone = visitor_person(call_touchpoints(calls, params).drop("person_id"), people)
+    web = session_touchpoints(sessions, calls, people).union(standalone.select(*COLUMNS))
+    crm = campaign_touchpoints(campaign_members, people, params.campaign_channels)
+    return web.union(crm.select(*COLUMNS), distinct=False)
+
+
+POSITIONS = ("FT", "LC", "PostLC", "OC", "Closed")
+
+
+def with_positions(touchpoints: ir.Table, journeys: ir.Table) -> ir.Table:
+    """Touchpoints with `positions`: the union of the positions they hold in any conversion.
+
+    FT is every person's first touchpoint, whether or not the person converted.
+    """
+    held = journeys.group_by("touchpoint_id").aggregate(
+        held_lc=journeys.is_lc.any(),
+        held_post_lc=journeys.is_post_lc.any(),
+        held_oc=journeys.is_oc.any(),
+        held_closed=journeys.is_closed_touch.any(),
+    )
     by_date = ibis.window(group_by="person_id", order_by=["touchpoint_us", "touchpoint_id"])
-    by_conversion = ibis.window(
-        group_by="person_id",
-        order_by=[union.conversion_us.asc(nulls_first=False), "touchpoint_id"],
+    ranked = touchpoints.mutate(is_ft=ibis.row_number().over(by_date) == 0)
+    joined = ranked.left_join(held, "touchpoint_id").drop("touchpoint_id_right")
+    flags = (
+        joined.is_ft,
+        joined.held_lc.fill_null(False),
+        joined.held_post_lc.fill_null(False),
+        joined.held_oc.fill_null(False),
+        joined.held_closed.fill_null(False),
     )
-    ranked = union.mutate(
-        is_ft=ibis.row_number().over(by_date) == 0,
-        conversion_rank=ibis.row_number().over(by_conversion),
-    )
-    converted = ranked.conversion_us.notnull()
-    is_lc = converted & (ranked.conversion_rank == 0)
-    is_post_lc = converted & (ranked.conversion_rank > 0)
     positions = ibis.literal(",").join(
         [
-            ibis.ifelse(ranked.is_ft, "FT", ibis.null("string")),
-            ibis.ifelse(is_lc, "LC", ibis.null("string")),
-            ibis.ifelse(is_post_lc, "PostLC", ibis.null("string")),
+            ibis.ifelse(flag, name, ibis.null("string"))
+            for flag, name in zip(flags, POSITIONS, strict=True)
         ]
     )
-    with_positions = ranked.mutate(positions=positions)
     ordered = [*COLUMNS[:14], "positions", *COLUMNS[14:]]
-    return with_positions.select(*ordered)
+    return joined.mutate(positions=positions).select(*ordered)

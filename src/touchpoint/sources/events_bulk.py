@@ -75,21 +75,25 @@ def events_sql(fields: str) -> str:
     occurred = sql_strip("occurred_at_text")
     event_id = sql_strip("event_id_text")
     texts = {name: f"nullif({sql_strip(f'{name}_text')}, '')" for name in OPTIONAL_TEXT}
-    text_ok = " AND ".join(f"({name}_kind IS NULL OR {name}_kind IN ('NULL', 'VARCHAR'))" for name in OPTIONAL_TEXT)
+    text_ok = " AND ".join(
+        f"({name}_kind IS NULL OR {name}_kind IN ('NULL', 'VARCHAR'))" for name in OPTIONAL_TEXT
+    )
     props = sql_strip("properties_text")
     types = ", ".join(_quote(t) for t in EVENT_TYPES)
     params = {
         name: f"CASE WHEN contains(lower(query), '{name}=') THEN {sql_param('query', name)} END"
         for name in (*UTM_PARAMS, *CLICK_ID_PARAMS)
     }
-    click_param = "CASE " + " ".join(
-        f"WHEN {name} IS NOT NULL THEN '{name}'" for name in CLICK_ID_PARAMS
-    ) + " END"
+    click_param = (
+        "CASE "
+        + " ".join(f"WHEN {name} IS NOT NULL THEN '{name}'" for name in CLICK_ID_PARAMS)
+        + " END"
+    )
     click_id = "coalesce(" + ", ".join(CLICK_ID_PARAMS) + ")"
     return f"""
 WITH cleaned AS (
   SELECT *, {strip_url} AS url_clean, {occurred} AS occ_clean, {event_id} AS event_id_clean,
-    {texts['referrer']} AS referrer_clean
+    {texts["referrer"]} AS referrer_clean
   FROM ({fields})
 ), timed AS (
   SELECT *,
@@ -105,8 +109,8 @@ WITH cleaned AS (
         THEN epoch_us(TRY_CAST(occ_clean AS TIMESTAMPTZ))
       WHEN occurred_at_kind = 'TIMESTAMP' THEN occurred_at_us
     END AS occ_us,
-    CASE WHEN url_kind = 'VARCHAR' THEN {sql_host('url_clean')} END AS page_host,
-    {sql_query('url_clean')} AS query
+    CASE WHEN url_kind = 'VARCHAR' THEN {sql_host("url_clean")} END AS page_host,
+    {sql_query("url_clean")} AS query
   FROM cleaned
 ), checked AS (
   SELECT *,
@@ -115,7 +119,7 @@ WITH cleaned AS (
       AND visitor_id_kind = 'VARCHAR' AND regexp_full_match(visitor_id_text, {_quote(VISITOR_ID)})
       AND type_kind = 'VARCHAR' AND type_text IN ({types})
       AND occ_us >= {EARLIEST_US} AND occ_us < {LATEST_US}
-      AND url_kind = 'VARCHAR' AND {sql_is_http_url('url_clean')} AND page_host IS NOT NULL
+      AND url_kind = 'VARCHAR' AND {sql_is_http_url("url_clean")} AND page_host IS NOT NULL
       AND (event_id_kind IS NULL OR event_id_kind = 'NULL' OR event_id_kind IN {_JSON_KINDS_INT}
            OR (event_id_kind = 'VARCHAR' AND length(event_id_clean) <= {EVENT_ID_MAX}))
       AND {text_ok}
@@ -125,7 +129,7 @@ WITH cleaned AS (
       false) AS _ok
   FROM timed
 ), enriched AS (
-  SELECT *, {', '.join(f'{expr} AS {name}' for name, expr in params.items())}
+  SELECT *, {", ".join(f"{expr} AS {name}" for name, expr in params.items())}
   FROM checked
 )
 SELECT
@@ -141,18 +145,18 @@ SELECT
   CAST(CASE WHEN _ok THEN occ_us END AS BIGINT) AS occurred_us,
   url_clean AS url,
   referrer_clean AS referrer,
-  {texts['title']} AS title,
-  lower({texts['email']}) AS email,
-  {texts['user_agent']} AS user_agent,
+  {texts["title"]} AS title,
+  lower({texts["email"]}) AS email,
+  {texts["user_agent"]} AS user_agent,
   CASE
     WHEN NOT _ok THEN NULL
     WHEN properties_kind = 'OBJECT' THEN CAST(json(properties_text) AS VARCHAR)
     WHEN properties_kind = 'VARCHAR' AND {props} <> '' THEN CAST(json({props}) AS VARCHAR)
   END AS properties,
   page_host,
-  {sql_path('url_clean')} AS page_path,
-  {sql_host('referrer_clean')} AS referrer_host,
-  {', '.join(UTM_PARAMS)},
+  {sql_path("url_clean")} AS page_path,
+  {sql_host("referrer_clean")} AS referrer_host,
+  {", ".join(UTM_PARAMS)},
   {click_id} AS click_id,
   {click_param} AS click_id_param,
   CAST(NULL AS VARCHAR) AS client_ip,
@@ -175,14 +179,14 @@ def _json_fields(lines: str) -> str:
         columns.append(f"_kinds[{index}] AS {name}_kind")
         columns.append(f"_texts[{index}] AS {name}_text")
     return f"""
-SELECT _seq, _object, CAST(NULL AS BIGINT) AS occurred_at_us, {', '.join(columns)}
+SELECT _seq, _object, CAST(NULL AS BIGINT) AS occurred_at_us, {", ".join(columns)}
 FROM (
   SELECT _seq, _object,
     CASE WHEN _object THEN json_type(line, {paths}) END AS _kinds,
     CASE WHEN _object THEN json_extract_string(line, {paths}) END AS _texts
   FROM (
     SELECT _seq, line, CASE WHEN _valid THEN json_type(line) = 'OBJECT' ELSE false END AS _object
-    FROM (SELECT _seq, line, json_valid(line) AS _valid FROM {lines} WHERE {sql_strip('line')} <> '')
+    FROM (SELECT _seq, line, json_valid(line) AS _valid FROM {lines} WHERE {sql_strip("line")} <> '')
   )
 )"""
 
@@ -192,10 +196,14 @@ def _text_fields(rows: str, present: set[str]) -> str:
     columns = []
     for name in KNOWN_FIELDS:
         if name in present:
-            columns.append(f"CASE WHEN \"{name}\" IS NULL THEN NULL ELSE 'VARCHAR' END AS {name}_kind")
+            columns.append(
+                f"CASE WHEN \"{name}\" IS NULL THEN NULL ELSE 'VARCHAR' END AS {name}_kind"
+            )
             columns.append(f'"{name}" AS {name}_text')
         else:
-            columns.append(f"CAST(NULL AS VARCHAR) AS {name}_kind, CAST(NULL AS VARCHAR) AS {name}_text")
+            columns.append(
+                f"CAST(NULL AS VARCHAR) AS {name}_kind, CAST(NULL AS VARCHAR) AS {name}_text"
+            )
     return f"SELECT _seq, true AS _object, CAST(NULL AS BIGINT) AS occurred_at_us, {', '.join(columns)} FROM {rows}"
 
 
@@ -215,20 +223,35 @@ def _parquet_fields(source: str, types: dict[str, str]) -> str:
         kind_name = types.get(name)
         quoted = f'"{name}"'
         if kind_name is None:
-            columns.append(f"CAST(NULL AS VARCHAR) AS {name}_kind, CAST(NULL AS VARCHAR) AS {name}_text")
+            columns.append(
+                f"CAST(NULL AS VARCHAR) AS {name}_kind, CAST(NULL AS VARCHAR) AS {name}_text"
+            )
             continue
         if kind_name.startswith("TIMESTAMP"):
             kind = "'TIMESTAMP'"
             if name == "occurred_at":
                 occurred_us = f"epoch_us({quoted})"
-        elif kind_name in ("BIGINT", "INTEGER", "SMALLINT", "TINYINT", "UBIGINT", "UINTEGER",
-                           "USMALLINT", "UTINYINT", "HUGEINT"):
+        elif kind_name in (
+            "BIGINT",
+            "INTEGER",
+            "SMALLINT",
+            "TINYINT",
+            "UBIGINT",
+            "UINTEGER",
+            "USMALLINT",
+            "UTINYINT",
+            "HUGEINT",
+        ):
             kind = "'BIGINT'"
         elif kind_name.startswith(("STRUCT", "MAP")):
             kind = "'OBJECT'"
         else:
             kind = _quote(_PARQUET_KINDS.get(kind_name, "OTHER"))
-        text = f"CAST(to_json({quoted}) AS VARCHAR)" if kind == "'OBJECT'" else f"CAST({quoted} AS VARCHAR)"
+        text = (
+            f"CAST(to_json({quoted}) AS VARCHAR)"
+            if kind == "'OBJECT'"
+            else f"CAST({quoted} AS VARCHAR)"
+        )
         columns.append(f"CASE WHEN {quoted} IS NULL THEN NULL ELSE {kind} END AS {name}_kind")
         columns.append(f"{text} AS {name}_text")
     return (
@@ -259,7 +282,9 @@ class EventFileImport:
         self.report.seen += seen
         return seen, failing
 
-    def explain_failures(self, failures: list[tuple[str, str, dict[str, Any] | None, bool]]) -> None:
+    def explain_failures(
+        self, failures: list[tuple[str, str, dict[str, Any] | None, bool]]
+    ) -> None:
         """Ask `event_row` why each failing row fails; land any it accepts."""
         rescued = RowBatches(RAW_EVENTS, **self.params)
         for source, raw, record, naive_is_utc in failures:
@@ -278,7 +303,9 @@ def import_ndjson(job: EventFileImport) -> None:
     unknown: set[str] = set()
     first = True
     for start_line, lines in _line_chunks(job):
-        table = pa.table({"_seq": np.arange(start_line, start_line + len(lines), dtype=np.int64), "line": lines})
+        table = pa.table(
+            {"_seq": np.arange(start_line, start_line + len(lines), dtype=np.int64), "line": lines}
+        )
         with job.staged.store.registered(table) as view:
             if first:
                 unknown |= _unknown_json_keys(job, view)
@@ -294,7 +321,9 @@ def import_ndjson(job: EventFileImport) -> None:
         job.report.notes.append(f"{job.path}: ignored unknown fields {', '.join(sorted(unknown))}")
 
 
-def _json_failure(job: EventFileImport, source: str, line: str) -> tuple[str, str, dict[str, Any] | None, bool]:
+def _json_failure(
+    job: EventFileImport, source: str, line: str
+) -> tuple[str, str, dict[str, Any] | None, bool]:
     try:
         record = _decode(line)
     except msgspec.DecodeError as exc:
@@ -336,7 +365,9 @@ def _line_chunks(job: EventFileImport) -> Iterator[tuple[int, pa.LargeStringArra
             block = handle.read(CHUNK_BYTES)
             if first:
                 if block.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-                    raise FileProblem(f"{path} is UTF-16 text; save it as UTF-8 and import it again")
+                    raise FileProblem(
+                        f"{path} is UTF-16 text; save it as UTF-8 and import it again"
+                    )
                 block = block.removeprefix(codecs.BOM_UTF8)
                 if block.lstrip()[:1] == b"[":
                     yield from _json_array_chunk(job, block + handle.read())
@@ -357,13 +388,17 @@ def _line_chunks(job: EventFileImport) -> Iterator[tuple[int, pa.LargeStringArra
             line_number += chunk.count(b"\n")
 
 
-def _split_lines(job: EventFileImport, data: bytes, first_line: int) -> Iterator[tuple[int, pa.LargeStringArray]]:
+def _split_lines(
+    job: EventFileImport, data: bytes, first_line: int
+) -> Iterator[tuple[int, pa.LargeStringArray]]:
     buffer = np.frombuffer(data, np.uint8)
     ends = np.flatnonzero(buffer == 10) + 1
     if not data.endswith(b"\n"):
         ends = np.append(ends, len(data))
     offsets = np.concatenate(([0], ends)).astype(np.int64)
-    lines = pa.LargeStringArray.from_buffers(len(offsets) - 1, pa.py_buffer(offsets), pa.py_buffer(data))
+    lines = pa.LargeStringArray.from_buffers(
+        len(offsets) - 1, pa.py_buffer(offsets), pa.py_buffer(data)
+    )
     try:
         lines.validate(full=True)
     except pa.ArrowInvalid:
@@ -371,7 +406,9 @@ def _split_lines(job: EventFileImport, data: bytes, first_line: int) -> Iterator
     yield first_line, lines
 
 
-def _reject_bad_utf8(job: EventFileImport, data: bytes, offsets: np.ndarray, first_line: int) -> pa.LargeStringArray:
+def _reject_bad_utf8(
+    job: EventFileImport, data: bytes, offsets: np.ndarray, first_line: int
+) -> pa.LargeStringArray:
     """Lines of a chunk with bytes that are not UTF-8: reject those, keep the rest in place."""
     kept: list[str] = []
     for index in range(len(offsets) - 1):
@@ -387,7 +424,9 @@ def _reject_bad_utf8(job: EventFileImport, data: bytes, offsets: np.ndarray, fir
     return pa.array(kept, pa.large_string())
 
 
-def _json_array_chunk(job: EventFileImport, data: bytes) -> Iterator[tuple[int, pa.LargeStringArray]]:
+def _json_array_chunk(
+    job: EventFileImport, data: bytes
+) -> Iterator[tuple[int, pa.LargeStringArray]]:
     """A file holding one JSON array: each item becomes a line (numbered from 1)."""
     try:
         items = _decode(data)
@@ -427,8 +466,12 @@ def import_csv(job: EventFileImport) -> None:
         if job.report.seen == 0:
             raise empty_file(job.path)
         return
-    table = pa.table({name: pa.array(values, pa.int64() if name == "_seq" else pa.string())
-                      for name, values in columns.items()})
+    table = pa.table(
+        {
+            name: pa.array(values, pa.int64() if name == "_seq" else pa.string())
+            for name, values in columns.items()
+        }
+    )
     with job.staged.store.registered(table) as view:
         _, failing = job.stage(_text_fields(view, present))
     if failing:
@@ -436,7 +479,7 @@ def import_csv(job: EventFileImport) -> None:
         failures = []
         for seq in failing:
             row = next(csv.reader(io.StringIO(raws[seq], newline="")))
-            record = {name: (value if value != "" else None) for name, value in zip(header, row)}
+            record = {name: (value if value != "" else None) for name, value in zip(header, row, strict=True)}
             failures.append((f"{job.path}:{seq}", raws[seq], record, False))
         job.explain_failures(failures)
     unknown = [name for name in header_seen if name not in KNOWN_FIELDS]
@@ -449,10 +492,12 @@ def import_parquet(job: EventFileImport) -> None:
     source = f"read_parquet({_quote(str(job.path))}, file_row_number = true)"
     try:
         described = job.con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()
-    except Exception as exc:  # noqa: BLE001 - DuckDB raises several types for unreadable files
+    except Exception as exc:
         if not job.path.exists():
             raise FileProblem(f"{job.path}: no such file") from None
-        raise FileProblem(f"{job.path} is not a readable Parquet file ({str(exc).splitlines()[0]})") from None
+        raise FileProblem(
+            f"{job.path} is not a readable Parquet file ({str(exc).splitlines()[0]})"
+        ) from None
     types = {row[0]: str(row[1]) for row in described}
     seen, failing = job.stage(_parquet_fields(source, types))
     if seen == 0:
@@ -465,7 +510,7 @@ def import_parquet(job: EventFileImport) -> None:
         names = [d[0] for d in cursor.description]
         failures = []
         for values in cursor.fetchall():
-            row = dict(zip(names, values))
+            row = dict(zip(names, values, strict=True))
             seq = row.pop("file_row_number")
             failures.append((f"{job.path}#row{seq + 1}", compact_json(row), row, True))
         job.explain_failures(failures)
@@ -474,7 +519,9 @@ def import_parquet(job: EventFileImport) -> None:
         job.report.notes.append(f"{job.path}: ignored unknown fields {', '.join(sorted(unknown))}")
 
 
-def import_event_file(staged: Staging, path: Path, fmt: str, report: ParseReport, received_at: datetime) -> None:
+def import_event_file(
+    staged: Staging, path: Path, fmt: str, report: ParseReport, received_at: datetime
+) -> None:
     """Stage the good events of one file; rejects and notes go to `report`."""
     job = EventFileImport(staged, path, report, received_at)
     if fmt == "ndjson":

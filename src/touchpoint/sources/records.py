@@ -146,9 +146,10 @@ def csv_records(path: Path, report: ParseReport) -> Iterator[tuple[int, str, dic
 
 
 def _csv_line(row: list[str]) -> str:
+    """A row written back as one CSV record (fields with line breaks stay quoted)."""
     out = io.StringIO()
-    csv.writer(out, lineterminator="").writerow(row)
-    return out.getvalue()
+    csv.writer(out, lineterminator="\r\n").writerow(row)
+    return out.getvalue().removesuffix("\r\n")
 
 
 def empty_file(path: Path) -> FileProblem:

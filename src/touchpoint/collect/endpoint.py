@@ -1,0 +1,191 @@
+"""`POST /collect` as a plain ASGI app: the collector's hot path.
+
+Checks run cheapest first — method, origin, rate, size, content type, bots —
+before the body is read or parsed. Events are acknowledged only when their
+records are on disk: 204 when all were accepted, 200 with the rejects
+(DESIGN §9), 400 / 413 / 415 / 429 for requests that are refused whole, 503
+when the log cannot be written (the client keeps the events and retries).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+
+from touchpoint.collect.batch import Arrival, NotABatch, TooManyEvents, collect, read_batch
+from touchpoint.collect.guards import OriginPolicy, RateLimiter, is_bot, truncate_ip
+from touchpoint.collect.segments import IntakeLog
+from touchpoint.config import CollectorSettings
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+# What sendBeacon, fetch and server-side senders use; "" is no Content-Type at all.
+BODY_TYPES = frozenset(
+    ("", "application/json", "text/plain", "application/x-ndjson", "application/ndjson")
+)
+_encode = msgspec.json.Encoder().encode
+
+
+@dataclass
+class Collector:
+    """What the collect endpoint needs at run time; `log` is set while the app runs."""
+
+    settings: CollectorSettings
+    origins: OriginPolicy
+    limiter: RateLimiter
+    log: IntakeLog | None = None
+    counts: dict[str, int] = field(
+        default_factory=lambda: dict.fromkeys(("accepted", "rejected", "bots", "gpc"), 0)
+    )
+
+
+class _Request:
+    """The few request headers the collector reads, picked out in one pass."""
+
+    __slots__ = ("content_length", "content_type", "gpc", "host", "origin", "user_agent")
+
+    def __init__(self, scope: Scope):
+        self.origin: str | None = None
+        self.host: str | None = None
+        self.user_agent: str | None = None
+        self.content_type = ""
+        self.content_length: int | None = None
+        self.gpc = False
+        for name, value in scope["headers"]:
+            if name == b"origin":
+                self.origin = value.decode("latin-1")
+            elif name == b"host":
+                self.host = value.decode("latin-1")
+            elif name == b"user-agent":
+                self.user_agent = value.decode("latin-1")
+            elif name == b"content-type":
+                self.content_type = value.split(b";", 1)[0].strip().lower().decode("latin-1")
+            elif name == b"content-length":
+                self.content_length = int(value) if value.isdigit() else None
+            elif name == b"sec-gpc":
+                self.gpc = value.strip() == b"1"
+
+
+class CollectEndpoint:
+    """The ASGI app behind `/collect`."""
+
+    def __init__(self, collector: Collector):
+        self.collector = collector
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        c = self.collector
+        request = _Request(scope)
+        cors = _cors_headers(request.origin)
+        if not c.origins.allows(request.origin, request.host):
+            return await _answer(send, 403, {"error": "this site may not send events here"})
+        method = scope["method"]
+        if method == "OPTIONS":
+            return await _answer(send, 204, None, [*cors, *_PREFLIGHT])
+        if method != "POST":
+            return await _answer(send, 405, {"error": "POST events here"}, [(b"allow", b"POST")])
+        client = scope.get("client")
+        client_ip = client[0] if client else None
+        if c.limiter.enabled:
+            wait = c.limiter.wait(client_ip or "")
+            if wait:
+                retry = [(b"retry-after", str(int(wait) + 1).encode())]
+                return await _answer(send, 429, {"error": "too many requests"}, [*cors, *retry])
+        limit = c.settings.max_body_bytes
+        if request.content_length is not None and request.content_length > limit:
+            return await _too_large(send, cors, limit)
+        if request.content_type not in BODY_TYPES:
+            return await _answer(send, 415, {"error": "send JSON or text/plain"}, cors)
+        body = await _read_body(receive, limit)
+        if body is None:
+            return await _too_large(send, cors, limit)
+        if c.settings.drop_bots and is_bot(request.user_agent):
+            c.counts["bots"] += 1
+            return await _answer(send, 204, None, cors)  # dropped quietly: nothing to retry
+        if c.settings.honor_gpc and request.gpc:
+            c.counts["gpc"] += 1
+            return await _answer(send, 204, None, cors)
+        try:
+            events = read_batch(body, c.settings.max_events_per_batch)
+        except NotABatch as exc:
+            return await _answer(send, 400, {"error": str(exc)}, cors)
+        except TooManyEvents as exc:
+            return await _answer(send, 413, {"error": str(exc)}, cors)
+        arrival = Arrival(
+            received_at=datetime.now(UTC).replace(tzinfo=None),
+            user_agent=request.user_agent,
+            client_ip=truncate_ip(client_ip) if c.settings.store_ip else None,
+        )
+        collected = collect(events, arrival)
+        if c.log is None:
+            return await _answer(send, 503, {"error": "the collector is starting"}, cors)
+        try:
+            await c.log.append(b"".join(collected.records))
+        except OSError:
+            retry = [(b"retry-after", b"5")]
+            return await _answer(send, 503, {"error": "cannot store events now"}, [*cors, *retry])
+        c.counts["accepted"] += collected.accepted
+        c.counts["rejected"] += len(collected.rejected)
+        if not collected.rejected:
+            return await _answer(send, 204, None, cors)
+        return await _answer(send, 200, collected.response(), cors)
+
+
+_PREFLIGHT = [
+    (b"access-control-allow-methods", b"POST, OPTIONS"),
+    (b"access-control-allow-headers", b"Content-Type"),
+    (b"access-control-max-age", b"86400"),
+]
+
+
+def _cors_headers(origin: str | None) -> list[tuple[bytes, bytes]]:
+    """CORS answer headers for an origin already allowed (none for same-site senders)."""
+    if origin is None:
+        return []
+    return [(b"access-control-allow-origin", origin.encode("latin-1")), (b"vary", b"Origin")]
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes | None:
+    """The request body, or None once it passes `limit` bytes."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return b""  # the client went away; nothing to answer
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+async def _too_large(send: Send, cors: list[tuple[bytes, bytes]], limit: int) -> None:
+    # The rest of the body is not read, so the connection cannot be reused.
+    await _answer(
+        send, 413, {"error": f"the body is over {limit} bytes"}, [*cors, (b"connection", b"close")]
+    )
+
+
+async def _answer(
+    send: Send,
+    status: int,
+    payload: dict[str, Any] | None,
+    headers: list[tuple[bytes, bytes]] | None = None,
+) -> None:
+    body = b"" if payload is None else _encode(payload)
+    head = list(headers or [])
+    if payload is not None:
+        head.append((b"content-type", b"application/json"))
+    if status != 204:
+        head.append((b"content-length", str(len(body)).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": head})
+    await send({"type": "http.response.body", "body": body})
