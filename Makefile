@@ -21,9 +21,10 @@ run: install
 test: install chromium
 	$(BIN)/python -m pytest
 
-# The collector's browser tests drive Debian's chromium (Playwright downloads no browser).
+# The browser tests drive Debian's chromium (Playwright downloads no browser); the
+# dashboard's screenshots use the Inter font when it is there.
 chromium:
-	@test -x /usr/bin/chromium || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	@{ test -x /usr/bin/chromium && test -d /usr/share/fonts/opentype/inter; } || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-inter >/dev/null; }
 
 bench: install
 	$(BIN)/python bench/build.py

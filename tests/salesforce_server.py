@@ -94,11 +94,20 @@ KEY_PREFIX = {
     "Campaign": "701",
 }
 DEFAULT_PAGE_SIZE = 2000
+LIMIT_EXCEEDED = ("REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
+UNKNOWN_EXCEPTION = (
+    "UNKNOWN_EXCEPTION",
+    "An unexpected error occurred. Please include this ErrorId if you contact support: "
+    "1234567890-12345 (-1234567890)",
+)
 
 
 def sf_time(moment: datetime) -> str:
     """A datetime as Salesforce writes it: `2026-03-04T20:21:30.000+0000`."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}+0000"
+    return (
+        moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.")
+        + f"{moment.microsecond // 1000:03d}+0000"
+    )
 
 
 def read_sf_time(text: str) -> datetime:
@@ -131,7 +140,9 @@ def make_tls(directory: Path) -> Tls:
         .not_valid_after(now + timedelta(days=1))
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(_key_usage(cert_sign=True), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+        .add_extension(
+            x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False
+        )
         .sign(ca_key, hashes.SHA256())
     )
     key = ec.generate_private_key(ec.SECP256R1())
@@ -194,9 +205,11 @@ def make_rsa_key(path: Path) -> str:
             serialization.NoEncryption(),
         )
     )
-    return key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    ).decode()
+    return (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
 
 
 # -- a little SOQL ------------------------------------------------------------------
@@ -253,11 +266,17 @@ def parse_soql(text: str) -> Query:
     if match["order"]:
         for part in match["order"].split(","):
             words = part.split()
-            if not words or len(words) > 2 or (len(words) == 2 and words[1].upper() not in ("ASC", "DESC")):
+            if (
+                not words
+                or len(words) > 2
+                or (len(words) == 2 and words[1].upper() not in ("ASC", "DESC"))
+            ):
                 raise SoqlError("MALFORMED_QUERY", f"unexpected ORDER BY: {part}")
             _check_field(sobject, words[0])
             order.append((words[0], len(words) == 2 and words[1].upper() == "DESC"))
-    return Query(sobject, fields, conditions, order, int(match["limit"]) if match["limit"] else None)
+    return Query(
+        sobject, fields, conditions, order, int(match["limit"]) if match["limit"] else None
+    )
 
 
 def _check_field(sobject: str, name: str) -> None:
@@ -353,7 +372,8 @@ class SalesforceOrg:
         self.errors: list[str] = []  # handler crashes: a test that sees one fails
         self._ids = itertools.count(1)
         self._cursor_ids = itertools.count(1)
-        self.base_url = ""
+        self.base_url = ""  # set by serve()
+        self.ca: Path | None = None  # the CA a client must trust, set by serve()
 
     # records ---------------------------------------------------------------------
 
@@ -387,7 +407,9 @@ class SalesforceOrg:
             record = self.records[sobject][record_id]
             record.update(IsDeleted=True, LastModifiedDate=now, SystemModstamp=now)
 
-    def current(self, sobject: str, fields: list[str], deleted: bool = True) -> list[dict[str, Any]]:
+    def current(
+        self, sobject: str, fields: list[str], deleted: bool = True
+    ) -> list[dict[str, Any]]:
         """Records as a `SELECT fields` returns them (what the sync should end up with)."""
         with self.lock:
             rows = [r for r in self.records[sobject].values() if deleted or not r["IsDeleted"]]
@@ -443,11 +465,15 @@ class SalesforceOrg:
     def returned_ids(self, sobject: str, since: int = 0) -> list[str]:
         """Ids of `sobject` records on every page answered after `seen[since]`."""
         prefix = KEY_PREFIX[sobject]
-        return [i for s in self.seen[since:] if s.status == 200 for i in s.ids if i.startswith(prefix)]
+        return [
+            i for s in self.seen[since:] if s.status == 200 for i in s.ids if i.startswith(prefix)
+        ]
 
     # requests -----------------------------------------------------------------------
 
-    def answer(self, method: str, target: str, headers: Any, body: bytes) -> tuple[int, Any, dict[str, str]] | None:
+    def answer(
+        self, method: str, target: str, headers: Any, body: bytes
+    ) -> tuple[int, Any, dict[str, str]] | None:
         """(status, JSON body, headers) for a request, or None to drop the connection."""
         url = urlsplit(target)
         with self.lock:
@@ -455,16 +481,16 @@ class SalesforceOrg:
                 return self._token(headers, body)
             match = re.fullmatch(r"/services/data/v(\d+\.\d)/(query|queryAll)(?:/(.*))?", url.path)
             if method != "GET" or not match:
-                return self._log(method, target, 404, [{"message": "The requested resource does not exist", "errorCode": "NOT_FOUND"}])
+                return self._log(target, 404, "NOT_FOUND", "The requested resource does not exist")
             token = (headers.get("Authorization") or "").removeprefix("Bearer ").strip()
             if token not in self.tokens or (
                 self.token_lifetime is not None and self.tokens[token] >= self.token_lifetime
             ):
                 self.tokens.pop(token, None)
-                return self._log(method, target, 401, [{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}])
+                return self._log(target, 401, "INVALID_SESSION_ID", "Session expired or invalid")
             self.tokens[token] += 1
             if self.api_used >= self.api_total:
-                return self._log(method, target, 403, [{"message": "TotalRequests Limit exceeded.", "errorCode": "REQUEST_LIMIT_EXCEEDED"}])
+                return self._log(target, 403, *LIMIT_EXCEEDED)
             self.api_used += 1
             version, resource, rest = match.groups()
             try:
@@ -475,15 +501,17 @@ class SalesforceOrg:
                     soql = (parse_qs(url.query).get("q") or [""])[0]
                     sobject, page, records = self._first_page(version, soql, resource == "queryAll")
             except SoqlError as exc:
-                return self._log(method, target, 400, [{"message": str(exc), "errorCode": exc.code}])
+                return self._log(target, 400, exc.code, str(exc))
             broken = self.broken.get((sobject, page["number"]))
             if broken and broken.times > 0:
                 broken.times -= 1
-                return self._fail(method, target, broken.how)
+                return self._fail(target, broken.how)
             self.seen.append(Seen(method, url.path, 200, soql, [r["Id"] for r in records]))
             return 200, page["body"], self._limit_header()
 
-    def _first_page(self, version: str, soql: str, deleted: bool) -> tuple[str, dict[str, Any], list[dict[str, Any]]]:
+    def _first_page(
+        self, version: str, soql: str, deleted: bool
+    ) -> tuple[str, dict[str, Any], list[dict[str, Any]]]:
         query = parse_soql(soql)
         rows = [
             r
@@ -491,7 +519,9 @@ class SalesforceOrg:
             if (deleted or not r["IsDeleted"]) and all(_holds(r, c) for c in query.conditions)
         ]
         for name, descending in reversed(query.order):
-            rows.sort(key=lambda r, n=name: (r.get(n) is None, _sort_value(r.get(n))), reverse=descending)
+            rows.sort(
+                key=lambda r, n=name: (r.get(n) is None, _sort_value(r.get(n))), reverse=descending
+            )
         if query.limit is not None:
             rows = rows[: query.limit]
         result = [self._project(query.sobject, r, query.fields) for r in rows]
@@ -499,7 +529,9 @@ class SalesforceOrg:
         self.cursors[cursor] = (query.sobject, result)
         return query.sobject, self._page(version, cursor, 0), result[: self.page_size]
 
-    def _next_page(self, version: str, rest: str) -> tuple[str, dict[str, Any], list[dict[str, Any]]]:
+    def _next_page(
+        self, version: str, rest: str
+    ) -> tuple[str, dict[str, Any], list[dict[str, Any]]]:
         cursor, _, offset = rest.rpartition("-")
         if cursor not in self.cursors or not offset.isdigit():
             raise SoqlError("INVALID_QUERY_LOCATOR", "invalid query locator")
@@ -516,19 +548,22 @@ class SalesforceOrg:
         body["records"] = result[start:end]
         return {"number": start // self.page_size + 1, "body": body}
 
-    def _fail(self, method: str, target: str, how: str) -> tuple[int, Any, dict[str, str]] | None:
-        path = urlsplit(target).path
+    def _fail(self, target: str, how: str) -> tuple[int, Any, dict[str, str]] | None:
         if how == "drop":
-            self.seen.append(Seen(method, path, 0))
+            self.seen.append(Seen("GET", urlsplit(target).path, 0))
             return None
         if how == "429":
-            return self._log(method, target, 429, [{"message": "Too many requests", "errorCode": "REQUEST_LIMIT_EXCEEDED"}])
+            return self._log(target, 429, "REQUEST_LIMIT_EXCEEDED", "Too many requests")
         if how == "limit":
-            return self._log(method, target, 403, [{"message": "TotalRequests Limit exceeded.", "errorCode": "REQUEST_LIMIT_EXCEEDED"}])
-        return self._log(method, target, 500, [{"message": "An unexpected error occurred. Please include this ErrorId if you contact support: 1234567890-12345 (-1234567890)", "errorCode": "UNKNOWN_EXCEPTION"}])
+            return self._log(target, 403, *LIMIT_EXCEEDED)
+        return self._log(target, 500, *UNKNOWN_EXCEPTION)
 
-    def _log(self, method: str, target: str, status: int, body: Any) -> tuple[int, Any, dict[str, str]]:
-        self.seen.append(Seen(method, urlsplit(target).path, status))
+    def _log(
+        self, target: str, status: int, code: str, message: str
+    ) -> tuple[int, Any, dict[str, str]]:
+        """An error answer, as Salesforce's REST API gives it: `[{"message", "errorCode"}]`."""
+        self.seen.append(Seen("GET", urlsplit(target).path, status))
+        body = [{"message": message, "errorCode": code}]
         return status, body, self._limit_header() if status != 401 else {}
 
     def _limit_header(self) -> dict[str, str]:
@@ -549,16 +584,22 @@ class SalesforceOrg:
             if problem:
                 return self._token_error(400, "invalid_grant", problem, grant)
         else:
-            return self._token_error(400, "unsupported_grant_type", "grant type not supported", grant)
+            return self._token_error(
+                400, "unsupported_grant_type", "grant type not supported", grant
+            )
         self.seen.append(Seen("POST", "/services/oauth2/token", 200, grant=grant))
-        return 200, {
-            "access_token": self.issue_token(),
-            "instance_url": self.base_url,
-            "id": f"{self.base_url}/id/00D5e0000000001AAA/0055e000000001AAA",
-            "token_type": "Bearer",
-            "issued_at": str(int(self.clock.timestamp() * 1000)),
-            "signature": base64.b64encode(secrets.token_bytes(32)).decode(),
-        }, {}
+        return (
+            200,
+            {
+                "access_token": self.issue_token(),
+                "instance_url": self.base_url,
+                "id": f"{self.base_url}/id/00D5e0000000001AAA/0055e000000001AAA",
+                "token_type": "Bearer",
+                "issued_at": str(int(self.clock.timestamp() * 1000)),
+                "signature": base64.b64encode(secrets.token_bytes(32)).decode(),
+            },
+            {},
+        )
 
     def _jwt_problem(self, assertion: str) -> str | None:
         try:
@@ -576,7 +617,9 @@ class SalesforceOrg:
             return "user hasn't approved this consumer"
         return None
 
-    def _token_error(self, status: int, error: str, description: str, grant: str) -> tuple[int, Any, dict[str, str]]:
+    def _token_error(
+        self, status: int, error: str, description: str, grant: str
+    ) -> tuple[int, Any, dict[str, str]]:
         self.seen.append(Seen("POST", "/services/oauth2/token", status, grant=grant))
         return status, {"error": error, "error_description": description}, {}
 
@@ -649,6 +692,7 @@ class OrgServer:
         self.port = self.httpd.server_address[1]
         self.url = f"https://127.0.0.1:{self.port}"
         org.base_url = self.url
+        org.ca = tls.ca
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
 

@@ -14,7 +14,7 @@ from touchpoint.sources.calls_csv import calls_csv_row
 from touchpoint.sources.ctm import ctm_calls, ctm_row
 from touchpoint.sources.invoca import invoca_row
 from touchpoint.sources.records import RecordError
-from touchpoint.sources.twilio import form_fields, twilio_status_row
+from touchpoint.sources.twilio_status import form_fields, twilio_status_row
 from touchpoint.sources.vendor_calls import Attribution, NotACall, attribution_columns
 from touchpoint.sources.webhook_bodies import webhook_rows
 

@@ -26,7 +26,7 @@ from touchpoint.sources.signatures import (
     verify_ctm,
     verify_twilio,
 )
-from touchpoint.sources.twilio import form_fields
+from touchpoint.sources.twilio_status import form_fields
 
 FIXTURES = Path(__file__).parent / "fixtures" / "vendors"
 SHARED_VECTOR = Path("/work/shared/data/vendors/callrail-post-call-docs-vector.json")

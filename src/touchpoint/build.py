@@ -21,13 +21,19 @@ from touchpoint.collect.intake import load_intake
 from touchpoint.config import Settings
 from touchpoint.errors import TouchpointError
 from touchpoint.params import BuildParams
-from touchpoint.pipeline import RESULT_TABLES, SCRATCH_TABLES, StageInfo, run_stages
+from touchpoint.pipeline import RESULT_TABLES, SCRATCH_TABLES, STAGE_NAMES, StageInfo, run_stages
 from touchpoint.schema import CRM_TABLES
 from touchpoint.store import Store
 
 # Stage results kept only while the build runs.
 _SCRATCH_TABLES = ("referrer_sources", "current_calls")
 ENGINES = ("duckdb", "spark")
+
+
+def build_steps(engine: str = "duckdb") -> tuple[str, ...]:
+    """Every name `build` reports through `on_stage`, in order, for a progress bar."""
+    collect = ("collect results",) if engine == "spark" else ()
+    return (*STAGE_NAMES, *collect, "publish")
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -76,7 +77,7 @@ def _category_rows() -> tuple[tuple[str, str], ...]:
     # Google's GA4 source categories, as carried by dbt-snowplow-web (Apache-2.0),
     # seeds/snowplow_web_dim_ga4_source_categories.csv at commit cc4799c2.
     text = resources.files("touchpoint").joinpath("data/ga4-source-categories.csv").read_text()
-    rows = {}
+    rows: dict[str, str] = {}
     for row in csv.DictReader(text.splitlines()):
         name = row["source"].strip().lower()
         rows.setdefault(name, row["source_category"].removeprefix("SOURCE_CATEGORY_"))
@@ -117,7 +118,9 @@ def referrer_sources(hosts: ir.Table) -> ir.Table:
     )
 
 
-def is_internal(referrer_host: ir.StringValue, page_host: ir.StringValue, domains: list[str]):
+def is_internal(
+    referrer_host: ir.StringValue, page_host: ir.StringValue, domains: Sequence[str]
+) -> ir.BooleanValue:
     """True when the referrer is the page's own host or one of the site's domains."""
     internal = referrer_host == page_host
     for domain in domains:
@@ -133,7 +136,7 @@ def _blank_to_null(value: ir.StringValue) -> ir.StringValue:
     return value.nullif("")
 
 
-def acquisition(events: ir.Table, domains: list[str]) -> ir.Table:
+def acquisition(events: ir.Table, domains: Sequence[str]) -> ir.Table:
     """Add each event's derived source, medium and whether it is a new acquisition.
 
     `events` carries the referrer lookup's `referrer_source` and `referrer_is_search`.

@@ -152,10 +152,10 @@ def build_command(
     ] = "duckdb",
 ) -> None:
     """Run every stage and publish the results atomically."""
-    from touchpoint.build import build
+    from touchpoint.build import build, build_steps
 
     c = _ctx(ctx)
-    with console.stage_progress(quiet=c.quiet or as_json) as on_stage:
+    with console.stage_progress(c.quiet or as_json, build_steps(engine)) as on_stage:
         result = build(c.settings(), on_stage, engine)
     console.build_summary(result, quiet=c.quiet, as_json=as_json)
 
@@ -230,6 +230,47 @@ def explain_call_command(
         typer.echo(explanation.as_json() if as_json else explanation.text)
 
 
+@app.command("report")
+def report_command(
+    ctx: typer.Context,
+    html: Annotated[
+        Path | None,
+        typer.Option("--html", help="Write the dashboard as one self-contained HTML page here."),
+    ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "--model",
+            help="Attribution model [default: w_shaped, or u_shaped without opportunities].",
+        ),
+    ] = None,
+    weeks: Annotated[int, typer.Option("--weeks", min=1, max=520, help="Weeks of trend.")] = 12,
+    person: Annotated[
+        str | None, typer.Option("--person", help="Show this person's journey first (a person_id).")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Summarise the latest build: tables here, JSON, or one HTML page (--html)."""
+    from touchpoint.report import read_report
+
+    c = _ctx(ctx)
+    settings = c.settings()
+    report = read_report(settings, model, weeks=weeks, person=person)
+    if html is not None:
+        from touchpoint.report.page import write_page
+
+        domains = settings.site.domains
+        size = write_page(report, html, site_name=domains[0] if domains else "")
+        if not c.quiet and not as_json:
+            console.note(f"wrote the dashboard to {html} ({size / 1e6:.1f} MB, works offline)")
+    if as_json:
+        typer.echo(report.model_dump_json(indent=2))
+    elif html is None:
+        from touchpoint.report.terminal import print_report
+
+        print_report(report, console.out)
+
+
 @app.command("serve")
 def serve_command(
     ctx: typer.Context,
@@ -251,10 +292,16 @@ def settings_command(
     markdown: Annotated[
         bool, typer.Option("--markdown", help="Print the reference table for the docs.")
     ] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the settings in force as JSON (secrets masked).")
+    ] = False,
 ) -> None:
     """List every setting with its value now and one line of help."""
     if markdown:
         typer.echo(console.settings_markdown())
+        return
+    if as_json:
+        typer.echo(console.settings_json(_ctx(ctx).settings()))
         return
     console.settings_table(_ctx(ctx).settings())
 
@@ -267,12 +314,28 @@ def demo_command(
     ] = False,
     visitors: Annotated[int, typer.Option("--visitors", min=10, help="Visitors to simulate.")] = 600,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the synthetic world.")] = 7,
+    port: Annotated[
+        int, typer.Option("--port", min=0, max=65535, help="Port the dashboard is served on.")
+    ] = 8000,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the demo's score as JSON (implies --no-serve).")
+    ] = False,
 ) -> None:
-    """Run a realistic demo end to end on its own database."""
+    """Run a realistic demo end to end on its own database, then serve its dashboard."""
     from touchpoint.demo import run_demo
 
     c = _ctx(ctx)
-    run_demo(c.db, c.config, visitors=visitors, seed=seed, serve=not no_serve, quiet=c.quiet)
+    score = run_demo(
+        c.db,
+        c.config,
+        visitors=visitors,
+        seed=seed,
+        serve=not (no_serve or as_json),
+        quiet=c.quiet or as_json,
+        port=port,
+    )
+    if as_json:
+        typer.echo(score.as_json())
 
 
 def main() -> None:

@@ -83,6 +83,11 @@ class SiteSettings(Section):
         description="The site's own domains: internal referrers (subdomains included) and CORS.",
     )
     timezone: str = Field("UTC", description="Time zone for date-only fields and report days.")
+    currency: str = Field(
+        "USD",
+        pattern=r"^[A-Z]{3}$",
+        description="ISO 4217 code of opportunity amounts, for reports (e.g. USD, EUR).",
+    )
 
 
 class SessionSettings(Section):

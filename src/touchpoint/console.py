@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -18,6 +18,7 @@ from rich.progress import (
     MofNCompleteColumn,
     Progress,
     SpinnerColumn,
+    TaskID,
     TextColumn,
     TimeElapsedColumn,
 )
@@ -26,7 +27,10 @@ from rich.table import Table
 from touchpoint.config import Settings, describe_settings
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from touchpoint.build import BuildResult
+    from touchpoint.demo import DemoScore
     from touchpoint.importers import ImportResult
     from touchpoint.sync.salesforce import SyncResult
 
@@ -61,8 +65,8 @@ def working(description: str, quiet: bool) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def stage_progress(quiet: bool, total: int = 8) -> Iterator[Callable[[str], None]]:
-    """A bar across the build's stages."""
+def stage_progress(quiet: bool, steps: Sequence[str] = ()) -> Iterator[Callable[[str], None]]:
+    """A bar across the build's `steps` (`build.build_steps`); without steps, the stage's name."""
     if quiet:
         yield lambda _n: None
         return
@@ -74,10 +78,14 @@ def stage_progress(quiet: bool, total: int = 8) -> Iterator[Callable[[str], None
         console=err,
         transient=True,
     ) as progress:
-        task = progress.add_task("starting", total=total)
+        task = progress.add_task("starting", total=len(steps) or None)
 
         def on_stage(name: str) -> None:
-            progress.update(task, description=name, advance=1)
+            # A step is reported as it starts: the ones before it are done.
+            if name in steps:
+                progress.update(task, description=name, completed=steps.index(name))
+            else:
+                progress.update(task, description=name)
 
         yield on_stage
 
@@ -180,7 +188,7 @@ def sync_progress(quiet: bool) -> Iterator[Callable[[str, int, int], None]]:
         console=err,
         transient=True,
     ) as progress:
-        bars: dict[str, int] = {}
+        bars: dict[str, TaskID] = {}
 
         def on_page(sobject: str, done: int, total: int) -> None:
             if sobject not in bars:
@@ -262,6 +270,21 @@ def settings_markdown() -> str:
     return "\n".join(lines)
 
 
+def _is_secret(name: str) -> bool:
+    return any(secret in name for secret in ("secret", "token", "session_id", "key"))
+
+
+def settings_json(settings: Settings) -> str:
+    """The settings in force as JSON, secrets shown as •••."""
+    now = settings.model_dump(mode="json")
+    for section in now.values():
+        if isinstance(section, dict):
+            for key, value in section.items():
+                if _is_secret(key) and value:
+                    section[key] = "•••"
+    return json.dumps(now, indent=2, ensure_ascii=False)
+
+
 def settings_table(settings: Settings) -> None:
     now = settings.model_dump(mode="json")
     table = Table(title="settings (touchpoint.toml, then TOUCHPOINT_* variables, then flags)")
@@ -280,7 +303,15 @@ def settings_table(settings: Settings) -> None:
     out.print(table)
 
 
-def demo_summary(database, imported, result, calls, channels, outcome, serve) -> None:  # type: ignore[no-untyped-def]
+def demo_summary(
+    database: Path,
+    imported: list[ImportResult],
+    result: BuildResult,
+    calls: list[dict[str, Any]],
+    channels: dict[str, str],
+    outcome: DemoScore,
+    serve: bool,
+) -> None:
     """What the demo did and how close touchpoint came to the truth."""
     from collections import Counter
 
@@ -328,7 +359,6 @@ def demo_summary(database, imported, result, calls, channels, outcome, serve) ->
         if name in examples:
             out.print(escape(f"  {prefix} explain call {examples[name]}"), soft_wrap=True)
     out.print(escape(f"  {prefix} export calls --format csv | head"), soft_wrap=True)
+    out.print(escape(f"  {prefix} report --html demo.html"), soft_wrap=True)
     if serve:
-        out.print(
-            "\n(The dashboard is not part of this build yet; the results above are the demo.)"
-        )
+        out.print("\nServing the dashboard (Ctrl-C stops it; sign in with the token below):")

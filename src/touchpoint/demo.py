@@ -210,6 +210,18 @@ class DemoScore:
     outcomes_agree: int
     by_outcome: Counter[str]
 
+    def as_json(self) -> str:
+        """The score for scripts (`touchpoint demo --json`)."""
+        return json.dumps(
+            {
+                "calls": self.calls,
+                "credited_right": self.credited_right,
+                "credited_right_share": self.credited_right / self.calls if self.calls else None,
+                "outcomes_agree": self.outcomes_agree,
+                "by_outcome": dict(self.by_outcome),
+            }
+        )
+
 
 def score(world: World, calls: list[dict[str, Any]], channels: dict[str, str]) -> DemoScore:
     """Compare touchpoint's calls (with their touchpoints' channels) with the truth."""
@@ -233,13 +245,22 @@ def reset(directory: Path) -> None:
 
 
 def run_demo(
-    db: Path | None, config: Path | None, *, visitors: int, seed: int, serve: bool, quiet: bool
+    db: Path | None,
+    config: Path | None,
+    *,
+    visitors: int,
+    seed: int,
+    serve: bool,
+    quiet: bool,
+    host: str = "127.0.0.1",
+    port: int = 8000,
 ) -> DemoScore:
-    """Generate, import, build and summarise the demo world."""
+    """Generate, import, build and summarise the demo world; then serve its dashboard."""
     from touchpoint import console
-    from touchpoint.build import build
+    from touchpoint.build import build, build_steps
     from touchpoint.config import load_settings
-    from touchpoint.importers import import_calls, import_events
+    from touchpoint.demo_crm import crm_records, write_crm
+    from touchpoint.importers import import_calls, import_crm, import_events
     from touchpoint.store import open_snapshot
 
     directory = db.parent if db else DEFAULT_DIRECTORY
@@ -248,13 +269,16 @@ def run_demo(
         reset(directory)
     settings = load_settings(config, db=database)
     world = generate_world(visitors, seed)
+    crm = crm_records(world.events, world.tasks, seed)  # also names each call's lead (WhoId)
     events_file, tasks_file = write_world(world, directory / "input")
-    with console.working("importing the demo's events and calls", quiet):
+    crm_files = write_crm(crm, directory / "input")
+    with console.working("importing the demo's events, calls and CRM records", quiet):
         imported = [
             import_events(settings, [events_file]),
             import_calls(settings, [tasks_file], "salesforce-csv"),
+            *(import_crm(settings, [path], kind) for kind, path in crm_files.items()),
         ]
-    with console.stage_progress(quiet) as on_stage:
+    with console.stage_progress(quiet, build_steps()) as on_stage:
         result = build(settings, on_stage)
     with open_snapshot(settings) as con:
         calls = _rows(con, "SELECT * FROM calls")
@@ -266,6 +290,11 @@ def run_demo(
     outcome = score(world, calls, channels)
     if not quiet:
         console.demo_summary(database, imported, result, calls, channels, outcome, serve)
+    if serve:
+        from touchpoint.collect.server import serve as serve_dashboard
+
+        # Runs until interrupted; it prints the dashboard's address and its token.
+        serve_dashboard(settings, host, port, say=console.note)
     return outcome
 
 

@@ -73,21 +73,86 @@ def _row(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> dict[st
 def explain_call(settings: Settings, call_id: str) -> list[CallExplanation]:
     """Every call with this id (or vendor id) in the latest build, explained."""
     with open_snapshot(settings) as con:
-        build = _row(con, "SELECT settings FROM build_info", [])
-        built = json.loads(build["settings"]) if build else {}
-        merge_settings = built.get("merge", {})
-        window_us = _window_us(merge_settings.get("window", "30m"))
-        anchor = merge_settings.get("anchor", "session_start")
-        field = built.get("salesforce", {}).get("visitor_id_field", "bizible2__BizibleId__c")
-        cursor = con.execute(
-            "SELECT * FROM calls WHERE call_id = ? OR external_id = ? ORDER BY source_system",
-            [call_id, call_id],
-        )
-        names = [d[0] for d in cursor.description]
-        calls = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+        calls = calls_with_id(con, call_id)
         if not calls:
             raise TouchpointError(f"no call {call_id!r} in the latest build")
-        return [_explain(con, call, window_us, anchor, field) for call in calls]
+        return explain_calls(con, calls)
+
+
+def calls_with_id(con: duckdb.DuckDBPyConnection, call_id: str) -> list[dict[str, Any]]:
+    """The `calls` rows whose id or vendor id is `call_id`."""
+    cursor = con.execute(
+        "SELECT * FROM calls WHERE call_id = ? OR external_id = ? ORDER BY source_system",
+        [call_id, call_id],
+    )
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+@dataclass(frozen=True)
+class MergeRule:
+    """The merge settings the build ran with (not today's settings file)."""
+
+    window_us: int
+    anchor: str
+    visitor_id_field: str
+
+
+def merge_rule(con: duckdb.DuckDBPyConnection) -> MergeRule:
+    """The window, anchor and visitor-id field of the build behind `con`."""
+    build = _row(con, "SELECT settings FROM build_info", [])
+    built = json.loads(build["settings"]) if build else {}
+    merge_settings = built.get("merge", {})
+    return MergeRule(
+        window_us=_window_us(merge_settings.get("window", "30m")),
+        anchor=merge_settings.get("anchor", "session_start"),
+        visitor_id_field=built.get("salesforce", {}).get(
+            "visitor_id_field", "bizible2__BizibleId__c"
+        ),
+    )
+
+
+def explain_calls(
+    con: duckdb.DuckDBPyConnection, calls: list[dict[str, Any]], rule: MergeRule | None = None
+) -> list[CallExplanation]:
+    """Explain many `calls` rows at once: three lookups in all, not three per call."""
+    rule = rule or merge_rule(con)
+    sessions = _rows_by(con, "sessions", "session_id", {c["session_id"] for c in calls})
+    touchpoints = _rows_by(con, "touchpoints", "touchpoint_id", {c["touchpoint_id"] for c in calls})
+    waiting = {c["visitor_id"] for c in calls if c["visitor_id"] and c["outcome"] == NO_SESSION}
+    upcoming: dict[str, dict[str, Any]] = {}
+    if waiting:
+        cursor = con.execute(
+            "SELECT visitor_id, min(started_at) AS started_at FROM sessions "
+            "WHERE visitor_id IN (SELECT unnest(?::VARCHAR[])) GROUP BY visitor_id",
+            [sorted(waiting)],
+        )
+        upcoming = {visitor: {"started_at": started} for visitor, started in cursor.fetchall()}
+    return [
+        _explain(
+            call,
+            sessions.get(call["session_id"]),
+            touchpoints.get(call["touchpoint_id"]),
+            upcoming.get(call["visitor_id"]),
+            rule,
+        )
+        for call in calls
+    ]
+
+
+def _rows_by(
+    con: duckdb.DuckDBPyConnection, table: str, key: str, values: set[Any]
+) -> dict[str, dict[str, Any]]:
+    """Rows of `table` whose `key` is one of `values`, by that key."""
+    wanted = sorted(v for v in values if v)
+    if not wanted:
+        return {}
+    cursor = con.execute(
+        f"SELECT * FROM {table} WHERE {key} IN (SELECT unnest(?::VARCHAR[]))", [wanted]
+    )
+    names = [d[0] for d in cursor.description]
+    rows = (dict(zip(names, row, strict=True)) for row in cursor.fetchall())
+    return {row[key]: row for row in rows}
 
 
 def _window_us(text: str) -> int:
@@ -95,24 +160,13 @@ def _window_us(text: str) -> int:
 
 
 def _explain(
-    con: duckdb.DuckDBPyConnection, call: dict[str, Any], window_us: int, anchor: str, field: str
+    call: dict[str, Any],
+    session: dict[str, Any] | None,
+    touchpoint: dict[str, Any] | None,
+    upcoming: dict[str, Any] | None,
+    rule: MergeRule,
 ) -> CallExplanation:
-    session = None
-    if call["session_id"]:
-        session = _row(con, "SELECT * FROM sessions WHERE session_id = ?", [call["session_id"]])
-    touchpoint = None
-    if call["touchpoint_id"]:
-        touchpoint = _row(
-            con, "SELECT * FROM touchpoints WHERE touchpoint_id = ?", [call["touchpoint_id"]]
-        )
-    upcoming = None
-    if call["visitor_id"] and call["outcome"] == NO_SESSION:
-        upcoming = _row(
-            con,
-            "SELECT min(started_at) AS started_at, count(*) AS sessions FROM sessions "
-            "WHERE visitor_id = ?",
-            [call["visitor_id"]],
-        )
+    window_us, anchor, field = rule.window_us, rule.anchor, rule.visitor_id_field
     seconds = call["seconds_from_session_start"]
     minutes = None if seconds is None else int(seconds // 60)
     gap_s = call.get("gap_s")

@@ -9,6 +9,7 @@ UTC timestamps.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 import shutil
 import sys
 import tempfile
@@ -86,7 +87,7 @@ def export_table(settings: Settings, table: str, fmt: str, output: Path | None) 
     with _reader(settings, table) as con:
         con.execute("SET TimeZone = 'UTC'")
         select = f"SELECT {_column_sql(con, table, fmt)} FROM {table} ORDER BY {ORDER_BY[table]}"
-        rows = int(con.execute(f"SELECT count(*) FROM {table}").fetchone()[0])  # type: ignore[index]
+        rows = int((con.execute(f"SELECT count(*) FROM {table}").fetchone() or (0,))[0])
         if output is not None:
             output.parent.mkdir(parents=True, exist_ok=True)
             con.execute(f"COPY ({select}) TO '{_sql_path(output)}' ({_copy_options(fmt)})")
@@ -105,7 +106,7 @@ def _sql_path(path: Path) -> str:
 
 
 @contextlib.contextmanager
-def _reader(settings: Settings, table: str):  # type: ignore[no-untyped-def]
+def _reader(settings: Settings, table: str) -> Iterator[duckdb.DuckDBPyConnection]:
     if table == "rejects":
         with open_store_readonly(settings) as store:
             if store is not None:

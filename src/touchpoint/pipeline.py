@@ -40,6 +40,24 @@ from touchpoint.sessions import referrer_lookup, sessionize, sessions
 from touchpoint.touchpoints import touchpoints, with_positions
 
 RESULT_TABLES = ("events", "sessions", "calls", "touchpoints", "attribution")
+# Every name `run_stages` reports through `on_stage`, in order (progress bars count them).
+STAGE_NAMES = (
+    "referrers",
+    "events",
+    "sessions",
+    "calls",
+    "merge",
+    "crm",
+    "identity edges",
+    "identity",
+    "touchpoints",
+    "positions",
+    "touchpoint positions",
+    "journey paths",
+    "markov",
+    "shapley",
+    "attribution",
+)
 # Stage results only later stages read (kept: journeys, people and the current CRM records).
 SCRATCH_TABLES = (
     "identity_edges",

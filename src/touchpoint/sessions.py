@@ -67,32 +67,46 @@ def assign_sessions(events: ir.Table, timeout_us: int) -> ir.Table:
     The windows sort only these few columns; the wide events join back by id.
     """
     by_visitor = ibis.window(group_by="visitor_id", order_by=_ORDER)
-    marked = events.mutate(previous_us=events.occurred_us.lag().over(by_visitor))
-    new_visit = marked.previous_us.isnull() | (
-        (marked.occurred_us - marked.previous_us) > timeout_us
+    so_far = ibis.cumulative_window(group_by="visitor_id", order_by=_ORDER)
+    previous = events.occurred_us.lag().over(by_visitor)
+    marked = events.mutate(
+        new_visit=previous.isnull() | ((events.occurred_us - previous) > timeout_us)
     )
-    # Within a visit the current session's acquisition is the latest one so far. A group
-    # starts at each visit and each acquisition; its first row carries the group's key, and
-    # an arrival starts a session when its key differs from the key its predecessor carried.
-    marked = marked.mutate(new_visit=new_visit)
+    # A visit is named by its first event's time, carried forward.
     marked = marked.mutate(
-        group=(marked.new_visit | marked.is_acquisition).cast("int64").cumsum().over(by_visitor)
+        visit=ibis.ifelse(marked.new_visit, marked.occurred_us, ibis.null("int64"))
+        .max()
+        .over(so_far)
     )
-    by_group = ibis.window(group_by=["visitor_id", "group"], order_by=_ORDER)
-    marked = marked.mutate(current_key=marked.acquisition_key.first().over(by_group))
-    marked = marked.mutate(previous_key=marked.current_key.lag().over(by_visitor))
-    starts = marked.new_visit | (
-        marked.is_acquisition
-        & (marked.previous_key.isnull() | (marked.acquisition_key != marked.previous_key))
+    # An acquisition starts a session unless the visit's previous acquisition had its key.
+    arrivals = marked.filter(marked.is_acquisition)
+    by_arrival = ibis.window(group_by="visitor_id", order_by=_ORDER)
+    previous_visit = arrivals.visit.lag().over(by_arrival)
+    previous_key = arrivals.acquisition_key.lag().over(by_arrival)
+    new_arrival = arrivals.select(
+        "event_id",
+        new_acquisition=previous_visit.isnull()
+        | (previous_visit != arrivals.visit)
+        | previous_key.isnull()
+        | (previous_key != arrivals.acquisition_key),
     )
-    marked = marked.mutate(starts_session=starts)
-    marked = marked.mutate(session_number=starts.cast("int64").cumsum().over(by_visitor))
-    by_session = ibis.window(group_by=["visitor_id", "session_number"], order_by=_ORDER)
-    first_event = marked.event_id.first().over(by_session)
-    return marked.select(
+    joined = marked.left_join(new_arrival, "event_id").drop("event_id_right")
+    joined = joined.mutate(
+        starts_session=joined.new_visit | joined.new_acquisition.fill_null(False)
+    )
+    # Each event carries its session's first event: the latest start so far, as a
+    # sortable key (time padded to fixed width, then the event id).
+    start_key = ibis.ifelse(
+        joined.starts_session,
+        joined.occurred_us.cast("string").lpad(20, "0") + joined.event_id,
+        ibis.null("string"),
+    )
+    joined = joined.mutate(start_key=start_key.max().over(so_far))
+    first_event = joined.start_key.substr(20)
+    return joined.select(
         "event_id",
         "starts_session",
-        session_id=(marked.visitor_id + "|" + first_event).hexdigest("md5"),
+        session_id=(joined.visitor_id + "|" + first_event).hexdigest("md5"),
     )
 
 

@@ -48,15 +48,20 @@ def snapshot_dir(db: Path) -> Path:
 
 
 def _connect(path: Path, settings: Settings, *, read_only: bool) -> duckdb.DuckDBPyConnection:
-    config: dict[str, str | int] = {"memory_limit": settings.store.memory_limit}
+    config: dict[str, str | bool | int | float | list[str]] = {
+        "memory_limit": settings.store.memory_limit
+    }
     if settings.store.threads:
         config["threads"] = settings.store.threads
     try:
-        return duckdb.connect(str(path), read_only=read_only, config=config)
+        con = duckdb.connect(str(path), read_only=read_only, config=config)
     except duckdb.IOException as exc:
         raise TouchpointError(describe_lock(path, exc)) from None
     except duckdb.Error as exc:
         raise TouchpointError(f"cannot open {path}: {first_line(exc)}") from None
+    # DuckDB draws its own progress bar on stdout for long queries: stdout is for data.
+    con.execute("SET enable_progress_bar = false")
+    return con
 
 
 def describe_lock(path: Path, exc: Exception) -> str:

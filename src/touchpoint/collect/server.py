@@ -12,6 +12,7 @@ from touchpoint.collect.app import create_app, server_token
 from touchpoint.collect.segments import intake_dir
 from touchpoint.config import Settings
 from touchpoint.errors import TouchpointError
+from touchpoint.report.web import dashboard_routes
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -42,12 +43,13 @@ def serve(settings: Settings, host: str, port: int, say: Callable[[str], None]) 
     except OSError as exc:
         raise TouchpointError(f"cannot use {intake} for the intake log: {exc.strerror}") from None
     sock = bind(host, port)
-    app = create_app(settings, token)
+    app = create_app(settings, token, routes=dashboard_routes(settings, token))
     bound_host, bound_port = sock.getsockname()[:2]
     shown = f"[{bound_host}]" if ":" in bound_host else bound_host
     base = f"http://{shown}:{bound_port}"
     say(f"collecting on {base} into {intake}")
     say(f'snippet: <script src="{base}/tp.js" async></script>')
+    say(f"dashboard: {base}/ (JSON API: {base}/api/openapi.json)")
     if not settings.site.domains:
         say("[site] domains is empty: only pages on this server's own host may send events")
     if generated:

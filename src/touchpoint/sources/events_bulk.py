@@ -11,7 +11,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -283,7 +283,7 @@ class EventFileImport:
         return seen, failing
 
     def explain_failures(
-        self, failures: list[tuple[str, str, dict[str, Any] | None, bool]]
+        self, failures: Sequence[tuple[str, str, dict[str, Any] | None, bool]]
     ) -> None:
         """Ask `event_row` why each failing row fails; land any it accepts."""
         rescued = RowBatches(RAW_EVENTS, **self.params)

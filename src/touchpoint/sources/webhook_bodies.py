@@ -22,7 +22,7 @@ from touchpoint.sources.callrail import callrail_calls, callrail_row
 from touchpoint.sources.ctm import ctm_calls, ctm_row
 from touchpoint.sources.invoca import invoca_row, invoca_transactions
 from touchpoint.sources.records import RecordError
-from touchpoint.sources.twilio import form_fields, twilio_status_row
+from touchpoint.sources.twilio_status import form_fields, twilio_status_row
 from touchpoint.sources.vendor_calls import NotACall
 
 WEBHOOK_VENDORS = ("ctm", "callrail", "invoca", "twilio")

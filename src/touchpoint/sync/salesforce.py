@@ -77,13 +77,13 @@ class SyncedObject:
         return f"salesforce.{self.sobject}.{STAMP}"
 
 
-def _crm(name: str, sobject: str, kind: str) -> SyncedObject:
+def _crm(sobject: str, kind: str, row_of: RowOf) -> SyncedObject:
     return SyncedObject(
-        name=name,
+        name=kind,
         sobject=sobject,
         kind=kind,
         table=CRM_TABLES[kind],
-        row_of=salesforce_crm.ROW_FUNCTIONS[kind],
+        row_of=row_of,
         fields_of=lambda settings: salesforce_crm.known_fields(kind, settings),
     )
 
@@ -97,11 +97,15 @@ OBJECTS: dict[str, SyncedObject] = {
         row_of=salesforce_tasks.task_row,
         fields_of=salesforce_tasks.known_fields,
     ),
-    "leads": _crm("leads", "Lead", "leads"),
-    "contacts": _crm("contacts", "Contact", "contacts"),
-    "opportunities": _crm("opportunities", "Opportunity", "opportunities"),
-    "contact-roles": _crm("contact-roles", "OpportunityContactRole", "contact-roles"),
-    "campaign-members": _crm("campaign-members", "CampaignMember", "campaign-members"),
+    "leads": _crm("Lead", "leads", salesforce_crm.lead_row),
+    "contacts": _crm("Contact", "contacts", salesforce_crm.contact_row),
+    "opportunities": _crm("Opportunity", "opportunities", salesforce_crm.opportunity_row),
+    "contact-roles": _crm(
+        "OpportunityContactRole", "contact-roles", salesforce_crm.contact_role_row
+    ),
+    "campaign-members": _crm(
+        "CampaignMember", "campaign-members", salesforce_crm.campaign_member_row
+    ),
 }
 
 
@@ -201,8 +205,9 @@ def _sync_object(
     full: bool,
     should_stop: Callable[[], bool],
 ) -> None:
-    done.since = None if full else store.get_checkpoint(obj.checkpoint)
-    done.watermark = done.since
+    stored = store.get_checkpoint(obj.checkpoint)
+    done.since = None if full else stored
+    done.watermark = stored  # never moves back, not even while --full reads older pages
     what = f"the {obj.sobject} query"
     page = client.query(obj.soql(settings, done.since), what)
     origin = f"salesforce:{client.instance_url}"

@@ -98,7 +98,6 @@ class SalesforceClient:
         self.api: Salesforce | None = None
         self.instance_url = ""
         self.usage: Usage | None = None
-        self.sign_ins = 0
 
     def close(self) -> None:
         self.http.close()
@@ -186,7 +185,7 @@ class SalesforceClient:
                 raise _Transient(f"Salesforce answered {exc.status} to {what} ({said})") from None
             hint = " (check the [salesforce] field settings)" if code == "INVALID_FIELD" else ""
             raise TouchpointError(f"Salesforce refused {what}: {said}{hint}") from None
-        except ValueError:  # a 200 whose body is not JSON: a proxy's page, a half answer
+        except requests.exceptions.JSONDecodeError:  # a proxy's page, half an answer
             raise _Transient(f"Salesforce's answer to {what} was not JSON") from None
 
     def _retrying(self, send: Callable[[], T]) -> T:
@@ -223,7 +222,6 @@ class SalesforceClient:
         url = self.settings.login_url.strip().rstrip("/") + "/services/oauth2/token"
         if not url.startswith("https://"):
             raise TouchpointError(f"[salesforce] login_url must start with https:// ({url})")
-        self.sign_ins += 1
         return self._retrying(lambda: self._request_token(url))
 
     def _request_token(self, url: str) -> tuple[str, str]:

@@ -1,0 +1,185 @@
+"""`touchpoint report`: the report as Rich tables a person reads in a terminal."""
+
+from __future__ import annotations
+
+from rich.console import Console, Group
+from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
+
+from touchpoint.merge import OUTCOMES
+from touchpoint.report.labels import MODEL_LABELS, OUTCOME_LABELS, window_words
+from touchpoint.report.models import Report
+
+SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "INR": "₹", "CAD": "CA$", "AUD": "A$"}
+
+
+def money(amount: float, currency: str) -> str:
+    """12345.6 → '$12,346' (whole units; the code after the number when it has no symbol)."""
+    symbol = SYMBOLS.get(currency)
+    number = f"{amount:,.0f}"
+    return f"{symbol}{number}" if symbol else f"{number} {currency}"
+
+
+def share(value: float | None) -> str:
+    return "–" if value is None else f"{value:.0%}"
+
+
+def count(value: float) -> str:
+    """Whole numbers as they are, fractional credit with one decimal."""
+    return f"{value:,.0f}" if abs(value - round(value)) < 1e-9 else f"{value:,.1f}"
+
+
+def _table(title: str, *columns: str) -> Table:
+    table = Table(title=title, title_justify="left", title_style="bold", expand=False)
+    for index, column in enumerate(columns):
+        table.add_column(column, justify="left" if index == 0 else "right")
+    return table
+
+
+def render(report: Report) -> Group:
+    """Every table of the report, in reading order."""
+    s = report.summary
+    days = f"{s.first_day} to {s.last_day}" if s.first_day else "no activity yet"
+    header = Text.assemble(
+        ("touchpoint report", "bold"),
+        f"  build {s.build_id}, published {s.built_at_local}; activity {days} ({s.timezone})\n",
+        f"{s.calls:,} calls, {s.merged_calls:,} merged with a web session ({share(s.merge_rate)}); ",
+        f"{s.touchpoints:,} touchpoints of {s.people:,} people; {s.leads:,} leads, ",
+        f"{s.opportunities:,} opportunities; {MODEL_LABELS[s.model]}: ",
+        (f"{money(s.won_revenue, s.currency)} won", "bold green"),
+        f", {money(s.open_pipeline, s.currency)} open pipeline",
+    )
+    return Group(
+        header,
+        _touchpoint_mix(report),
+        _outcomes(report),
+        _calls_by_channel(report),
+        _attribution(report),
+        _trend(report),
+    )
+
+
+def _touchpoint_mix(report: Report) -> Table:
+    mix = report.touchpoint_mix
+    table = _table("Touchpoints by channel and type", "channel", *mix.touchpoint_types, "total")
+    grid = {(c.channel, c.touchpoint_type): c.touchpoints for c in mix.cells}
+    for channel in mix.channels:
+        counts = [grid.get((channel, t), 0) for t in mix.touchpoint_types]
+        table.add_row(escape(channel), *(f"{n:,}" for n in counts), f"{sum(counts):,}")
+    if not mix.channels:
+        table.add_row("(no touchpoints yet)")
+    return table
+
+
+def _outcomes(report: Report) -> Table:
+    merge = report.merge_outcomes
+    window = window_words(merge.window_minutes)
+    table = _table(f"Call outcomes (window {window} from the {merge.anchor.replace('_', ' ')})")
+    for column, justify in (("outcome", "left"), ("calls", "right"), ("share", "right")):
+        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    table.add_column("why", ratio=1)
+    for outcome in merge.outcomes:
+        table.add_row(
+            OUTCOME_LABELS[outcome.outcome],
+            f"{outcome.calls:,}",
+            share(outcome.share),
+            outcome.reason,
+        )
+    notes = [
+        f"a {w.window_minutes}-minute window would merge {w.more_merged:,} more "
+        f"({share(w.merge_rate)} of calls)"
+        for w in merge.what_if
+        if w.window_minutes > merge.window_minutes
+    ]
+    if notes:
+        table.caption = "; ".join(notes).capitalize() + "."
+        table.caption_justify = "left"
+    return table
+
+
+def _calls_by_channel(report: Report) -> Table:
+    table = _table(
+        "Calls by channel and outcome", "channel", *(OUTCOME_LABELS[o] for o in OUTCOMES), "total"
+    )
+    for row in report.calls_by_channel:
+        table.add_row(
+            escape(row.channel),
+            *(f"{getattr(row, o):,}" for o in OUTCOMES),
+            f"{row.total:,}",
+        )
+    if report.unmerged_calls.total:
+        table.caption = (
+            f"{report.unmerged_calls.total:,} calls did not merge: "
+            "`touchpoint explain call ID` says why, `touchpoint report --html` lists them all."
+        )
+        table.caption_justify = "left"
+    return table
+
+
+def _attribution(report: Report) -> Table:
+    credit = report.attribution
+    currency = report.summary.currency
+    columns = ["channel"]
+    if credit.applies_to_leads:
+        columns.append("leads")
+    columns += ["opportunities", "open pipeline", "won revenue"]
+    table = _table(f"Attributed conversions and revenue, {credit.label} model", *columns)
+    for row in credit.channels:
+        cells = [escape(row.channel)]
+        if credit.applies_to_leads:
+            cells.append(count(row.leads))
+        cells += [
+            count(row.opportunities),
+            money(row.open_pipeline, currency),
+            money(row.won_revenue, currency),
+        ]
+        table.add_row(*cells)
+    total = ["total"]
+    if credit.applies_to_leads:
+        total.append(count(credit.leads))
+    total += [
+        count(credit.opportunities),
+        money(credit.open_pipeline, currency),
+        money(credit.won_revenue, currency),
+    ]
+    if credit.channels:
+        table.add_section()
+        table.add_row(*total, style="bold")
+    else:
+        table.add_row("(nothing credited by this model yet)")
+    if not credit.applies_to_leads:
+        table.caption = (
+            "This model credits opportunities only; --model u_shaped also credits leads."
+        )
+        table.caption_justify = "left"
+    return table
+
+
+def _trend(report: Report) -> Table:
+    table = _table(
+        f"By week ({report.summary.timezone}, weeks start on Monday)",
+        "week",
+        "sessions",
+        "touchpoints",
+        "leads",
+        "calls",
+        "merged",
+    )
+    for week in report.trend:
+        table.add_row(
+            week.week,
+            f"{week.sessions:,}",
+            f"{week.touchpoints:,}",
+            f"{week.leads:,}",
+            f"{week.calls:,}",
+            f"{week.merged_calls:,}",
+        )
+    if not report.trend:
+        table.add_row("(no activity yet)")
+    return table
+
+
+def print_report(report: Report, console: Console) -> None:
+    """Print the report's tables."""
+    console.print(render(report))
