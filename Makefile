@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: install run test bench lint clean chromium
 
@@ -24,10 +25,14 @@ test: install chromium
 # The browser tests drive Debian's chromium (Playwright downloads no browser); the
 # dashboard's screenshots use the Inter font when it is there.
 chromium:
-	@{ test -x /usr/bin/chromium && test -d /usr/share/fonts/opentype/inter; } || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-inter >/dev/null; }
+	@{ test -x /usr/bin/chromium && test -d /usr/share/fonts/opentype/inter; } || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium fonts-inter >/dev/null; }
 
+# Each benchmark prints its figures beside a plain reference measured in the same run.
 bench: install
 	$(BIN)/python bench/build.py
+	$(BIN)/python bench/collector.py
+	$(BIN)/python bench/vendor_import.py
+	$(BIN)/python bench/paths.py
 
 lint: install
 	$(BIN)/ruff check src tests bench

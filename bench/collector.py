@@ -8,8 +8,10 @@ connections and the same request bodies: single events, then batches of 20,
 each with fresh event ids. The collector's rate limit is off (every request
 comes from one IP). Prints events/s and p50/p99 latency, and the ratios the
 Collector issue set as goals (>= 0.5x the bare app's rate, p99 within 50 ms).
-Afterwards `touchpoint build` loads what was acknowledged, and the count is
-checked.
+Then signed CallRail webhooks (a realistic post-call body, a fresh call id
+each) go to `/webhooks/callrail` on the same server: calls/s beside the
+single-event `/collect` rate of the same run. Afterwards `touchpoint build`
+loads what was acknowledged, and the count is checked.
 
 Needs `wrk`: `apt-get install -y wrk`.
 """
@@ -70,6 +72,39 @@ end
 """
 
 
+# Signed CallRail webhooks, read from a file of "signature<TAB>body" lines, in turn.
+WEBHOOK_SCRIPT = r"""
+local bodies, signatures, count = {}, {}, 0
+init = function(args)
+  for line in io.lines(os.getenv("BENCH_WEBHOOKS")) do
+    local tab = line:find("\t")
+    signatures[#signatures + 1] = line:sub(1, tab - 1)
+    bodies[#bodies + 1] = line:sub(tab + 1)
+  end
+end
+request = function()
+  count = count + 1
+  local i = (count - 1) % #bodies + 1
+  local headers = {["Content-Type"] = "application/json", ["Signature"] = signatures[i]}
+  return wrk.format("POST", "/webhooks/callrail", headers, bodies[i])
+end
+""" + WRK_SCRIPT[WRK_SCRIPT.index("done = function") :]
+CALLRAIL_KEY = "bench-callrail-signing-key"
+WEBHOOK_BODIES = 20_000
+
+
+def write_webhooks(path: Path) -> None:
+    """Signed CallRail post-call bodies, each a different call, one per line."""
+    from touchpoint.sources.signatures import callrail_signature
+
+    call = json.loads((ROOT / "tests/fixtures/vendors/callrail-post-call.json").read_text())
+    with path.open("w") as handle:
+        for n in range(WEBHOOK_BODIES):
+            record = {**call, "id": str(700_000_000 + n), "resource_id": f"CALbench{n:024d}"}
+            body = json.dumps(record, separators=(",", ":")).encode()
+            handle.write(f"{callrail_signature(body, CALLRAIL_KEY)}\t{body.decode()}\n")
+
+
 async def bare_app(scope, receive, send):  # type: ignore[no-untyped-def]
     """The reference: reads the request body, answers 204, does nothing else."""
     if scope["type"] == "lifespan":
@@ -124,6 +159,7 @@ def start_bare(port: int) -> subprocess.Popen[bytes]:
 def start_collector(directory: Path, port: int) -> subprocess.Popen[bytes]:
     (directory / "touchpoint.toml").write_text(
         '[site]\ndomains = ["example.com"]\n[collector]\nrate_limit_per_minute = 0\n'
+        f'[webhooks]\ncallrail_secret = "{CALLRAIL_KEY}"\n'
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("TOUCHPOINT_")}
     process = subprocess.Popen(
@@ -137,9 +173,11 @@ def start_collector(directory: Path, port: int) -> subprocess.Popen[bytes]:
     return process
 
 
-def wrk(url: str, script: Path, events: int, run: str, seconds: int, connections: int) -> dict:
+def wrk(
+    url: str, script: Path, events: int, run: str, seconds: int, connections: int, **extra: str
+) -> dict:
     """One wrk run; its summary as a dict."""
-    env = {**os.environ, "BENCH_EVENTS": str(events), "BENCH_RUN": run}
+    env = {**os.environ, "BENCH_EVENTS": str(events), "BENCH_RUN": run, **extra}
     command = [
         "wrk",
         "-t1",
@@ -201,6 +239,15 @@ def main() -> None:
                 results[mode, app] = wrk(
                     url, script, events, f"{mode}-{app}", args.seconds, args.connections
                 )
+        hooks = directory / "webhooks.lua"
+        hooks.write_text(WEBHOOK_SCRIPT)
+        bodies = directory / "webhooks.tsv"
+        write_webhooks(bodies)
+        url = f"http://127.0.0.1:{collector_port}/webhooks/callrail"
+        for run, seconds in (("warm-webhooks", 2), ("webhooks", args.seconds)):
+            results["webhooks", "collector"] = wrk(
+                url, hooks, 1, run, seconds, args.connections, BENCH_WEBHOOKS=str(bodies)
+            )
     finally:
         stop(bare)
         stop(collector)
@@ -222,6 +269,8 @@ def report(results: dict[tuple[str, str], dict], args: argparse.Namespace) -> No
         f"{'errors':>7}"
     )
     for (mode, app), r in results.items():
+        if mode == "webhooks":
+            continue
         rate = r["requests"] / r["seconds"]
         r["events_per_s"] = rate * r["events_per_request"]
         errors = r["status_errors"] + r["socket_errors"]
@@ -239,15 +288,25 @@ def report(results: dict[tuple[str, str], dict], args: argparse.Namespace) -> No
             f"{mode:<9} rate {ratio:.2f}x the bare app (goal >= 0.5x); "
             f"p99 {extra:+.1f} ms (goal <= +50 ms): {verdict}"
         )
+    hooks, single = results["webhooks", "collector"], results["single", "collector"]
+    rate = hooks["requests"] / hooks["seconds"]
+    errors = hooks["status_errors"] + hooks["socket_errors"]
+    print(
+        f"\nwebhooks  signed CallRail calls: {rate:,.0f} calls/s, p50 "
+        f"{hooks['p50_us'] / 1000:.2f} ms, p99 {hooks['p99_us'] / 1000:.2f} ms, {errors} errors; "
+        f"{rate / single['events_per_s']:.2f}x the single-event /collect rate of this run"
+    )
 
 
 def check_build(directory: Path, results: dict[tuple[str, str], dict]) -> None:
     """Load what the collector acknowledged and compare the counts."""
     acknowledged = sum(
         (r["requests"] - r["status_errors"]) * r["events_per_request"]
-        for (_mode, app), r in results.items()
-        if app == "collector"
+        for (mode, app), r in results.items()
+        if app == "collector" and mode != "webhooks"
     )
+    hooks = results["webhooks", "collector"]
+    calls = min(hooks["requests"] - hooks["status_errors"], WEBHOOK_BODIES)
     env = {k: v for k, v in os.environ.items() if not k.startswith("TOUCHPOINT_")}
     started = time.perf_counter()
     done = subprocess.run(
@@ -265,8 +324,9 @@ def check_build(directory: Path, results: dict[tuple[str, str], dict]) -> None:
         f"\nbuild: the intake stage loaded {intake['rows_in']:,} log records "
         f"({intake['rows_out']:,} new rows) in {intake['seconds']:.1f}s; "
         f"whole build {time.perf_counter() - started:.1f}s. "
-        f"wrk counted {acknowledged:,} events acknowledged in measured runs "
-        "(warm-up runs and requests still in flight at the end add to the log)."
+        f"wrk counted {acknowledged:,} events acknowledged in measured runs, and the "
+        f"webhook run sent {calls:,} distinct calls (at most {WEBHOOK_BODIES:,}; a call sent "
+        "again lands once); warm-up runs and requests still in flight at the end add to the log."
     )
 
 

@@ -37,21 +37,29 @@ class CliResult:
     stderr: str
 
 
+def run_touchpoint(
+    directory: Path, *args: str, env: dict[str, str] | None = None, input: str | None = None
+) -> CliResult:
+    """Run the real `touchpoint` command in `directory`, without TOUCHPOINT_* leaking in."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("TOUCHPOINT_")}
+    done = subprocess.run(
+        [sys.executable, "-m", "touchpoint", *args],
+        cwd=directory,
+        capture_output=True,
+        text=True,
+        env={**clean, "COLUMNS": "200", **(env or {})},
+        input=input,
+        timeout=300,
+    )
+    return CliResult(done.returncode, done.stdout, done.stderr)
+
+
 @pytest.fixture
 def cli(workdir: Path):
     """Run the real `touchpoint` command in the working directory."""
 
     def run(*args: str, env: dict[str, str] | None = None, input: str | None = None) -> CliResult:
-        done = subprocess.run(
-            [sys.executable, "-m", "touchpoint", *args],
-            cwd=workdir,
-            capture_output=True,
-            text=True,
-            env={**os.environ, "COLUMNS": "200", **(env or {})},
-            input=input,
-            timeout=300,
-        )
-        return CliResult(done.returncode, done.stdout, done.stderr)
+        return run_touchpoint(workdir, *args, env=env, input=input)
 
     return run
 

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+from functools import partial
+from pathlib import Path
 
 import duckdb
 import pyarrow.parquet as pq
 import pytest
+
+from conftest import run_touchpoint
 
 EVENTS = """\
 visitor_id,type,occurred_at,url,referrer
@@ -22,15 +26,26 @@ Id,CreatedDate,Type,bizible2__BizibleId__c
 """
 
 
-@pytest.fixture
-def built(cli, workdir):
-    (workdir / "events.csv").write_text(EVENTS)
-    (workdir / "tasks.csv").write_text(TASKS)
-    assert cli("import", "events", "events.csv").code == 0
-    assert cli("import", "calls", "tasks.csv", "--format", "salesforce-csv").code == 0
-    result = cli("build")
+@pytest.fixture(scope="module")
+def built_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One store, imported and built once for the module's read-only tests."""
+    directory = tmp_path_factory.mktemp("built")
+    (directory / "events.csv").write_text(EVENTS)
+    (directory / "tasks.csv").write_text(TASKS)
+    assert run_touchpoint(directory, "import", "events", "events.csv").code == 0
+    assert (
+        run_touchpoint(directory, "import", "calls", "tasks.csv", "--format", "salesforce-csv").code
+        == 0
+    )
+    result = run_touchpoint(directory, "build")
     assert result.code == 0, result.stderr
-    return cli
+    return directory
+
+
+@pytest.fixture
+def built(built_dir: Path):
+    """Run `touchpoint` on the built store."""
+    return partial(run_touchpoint, built_dir)
 
 
 def test_build_prints_its_stages(built):
@@ -69,10 +84,10 @@ def test_export_json_is_one_object_per_line(built):
     assert all(row["touchpoint_date"].endswith("Z") for row in rows)
 
 
-def test_export_parquet_to_a_file(built, workdir):
+def test_export_parquet_to_a_file(built, built_dir):
     result = built("export", "sessions", "--format", "parquet", "-o", "out/sessions.parquet")
     assert result.code == 0 and "wrote 2 sessions rows" in result.stderr
-    table = pq.read_table(workdir / "out/sessions.parquet")
+    table = pq.read_table(built_dir / "out/sessions.parquet")
     assert table.column_names[:3] == ["session_id", "visitor_id", "started_at"]
     assert str(table.schema.field("started_at").type) == "timestamp[us, tz=UTC]"
 
@@ -122,8 +137,8 @@ def test_unknown_table_or_format_exits_1(built):
     assert built("import", "calls", "tasks.csv", "--format", "salesforce-xml").code == 1
 
 
-def test_a_command_that_meets_a_lock_says_so(built, workdir):
-    holder = duckdb.connect(str(workdir / "touchpoint.duckdb"))
+def test_a_command_that_meets_a_lock_says_so(built, built_dir):
+    holder = duckdb.connect(str(built_dir / "touchpoint.duckdb"))
     try:
         result = built("import", "events", "events.csv")
     finally:
@@ -133,8 +148,8 @@ def test_a_command_that_meets_a_lock_says_so(built, workdir):
     assert len(result.stderr.strip().splitlines()) == 1
 
 
-def test_readers_are_not_blocked_by_a_writer(built, workdir):
-    holder = duckdb.connect(str(workdir / "touchpoint.duckdb"))
+def test_readers_are_not_blocked_by_a_writer(built, built_dir):
+    holder = duckdb.connect(str(built_dir / "touchpoint.duckdb"))
     try:
         result = built("export", "calls")
     finally:

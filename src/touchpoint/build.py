@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 
@@ -104,6 +105,18 @@ def _build_on_duckdb(
     return stages
 
 
+SECRET_WORDS = ("secret", "token", "session_id", "password", "private_key")
+
+
+def without_secrets(values: dict[str, Any]) -> dict[str, Any]:
+    """Settings as kept with a build: everything but credentials."""
+    return {
+        name: without_secrets(value) if isinstance(value, dict) else value
+        for name, value in values.items()
+        if not any(word in name for word in SECRET_WORDS)
+    }
+
+
 def _write_build_info(
     store: Store, build_id: str, settings: Settings, stages: list[StageInfo], seconds: float
 ) -> None:
@@ -114,7 +127,7 @@ def _write_build_info(
             "build_id": [build_id],
             "built_at": pa.array([built_at], pa.timestamp("us")),
             "seconds": [seconds],
-            "settings": [settings.model_dump_json(exclude={"webhooks", "salesforce", "server"})],
+            "settings": [json.dumps(without_secrets(settings.model_dump(mode="json")))],
             "stages": [json.dumps([stage.__dict__ for stage in stages])],
         }
     )

@@ -81,11 +81,12 @@ def import_events_command(
     as_json: JsonFlag = False,
 ) -> None:
     """Import web events (NDJSON, CSV or Parquet)."""
-    from touchpoint.importers import import_events
+    from touchpoint.importers import import_events, total_bytes
 
     c = _ctx(ctx)
-    with console.working(f"importing {len(paths)} events file(s)", quiet=c.quiet or as_json):
-        result = import_events(c.settings(), paths, fmt, strict)
+    settings = c.settings()
+    with console.byte_progress("importing events", total_bytes(paths), c.quiet or as_json) as step:
+        result = import_events(settings, paths, fmt, strict, step)
     console.import_summary(result, quiet=c.quiet, as_json=as_json)
     if result.failed:
         raise typer.Exit(1)
@@ -107,11 +108,12 @@ def import_calls_command(
     as_json: JsonFlag = False,
 ) -> None:
     """Import call records."""
-    from touchpoint.importers import import_calls
+    from touchpoint.importers import import_calls, total_bytes
 
     c = _ctx(ctx)
-    with console.working(f"importing {len(paths)} calls file(s)", quiet=c.quiet or as_json):
-        result = import_calls(c.settings(), paths, fmt, strict)
+    settings = c.settings()
+    with console.byte_progress("importing calls", total_bytes(paths), c.quiet or as_json) as step:
+        result = import_calls(settings, paths, fmt, strict, step)
     console.import_summary(result, quiet=c.quiet, as_json=as_json)
     if result.failed:
         raise typer.Exit(1)
@@ -133,11 +135,12 @@ def import_crm_command(
     as_json: JsonFlag = False,
 ) -> None:
     """Import Salesforce CRM exports (CSV with API names)."""
-    from touchpoint.importers import import_crm
+    from touchpoint.importers import import_crm, total_bytes
 
     c = _ctx(ctx)
-    with console.working(f"importing {len(paths)} {kind} file(s)", quiet=c.quiet or as_json):
-        result = import_crm(c.settings(), paths, kind, strict)
+    settings = c.settings()
+    with console.byte_progress(f"importing {kind}", total_bytes(paths), c.quiet or as_json) as step:
+        result = import_crm(settings, paths, kind, strict, step)
     console.import_summary(result, quiet=c.quiet, as_json=as_json)
     if result.failed:
         raise typer.Exit(1)

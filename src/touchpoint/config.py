@@ -57,13 +57,19 @@ def parse_duration(value: Any) -> timedelta:
 
 
 def format_duration(value: timedelta) -> str:
-    """Write a duration the way settings read it (``30m``, ``7d``, ``90s``)."""
+    """Write a duration the way settings read it (``30m``, ``7d``, ``90s``).
+
+    >>> format_duration(timedelta(minutes=90)), format_duration(timedelta(0))
+    ('90m', '0s')
+    """
     seconds = value.total_seconds()
+    if seconds == 0:
+        return "0s"
     for unit in ("w", "d", "h", "m", "s"):
         size = _UNIT_SECONDS[unit]
         if seconds >= size and seconds % size == 0:
             return f"{int(seconds // size)}{unit}"
-    return f"{seconds}s"
+    return f"{seconds:g}s"
 
 
 Duration = Annotated[

@@ -15,12 +15,15 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import (
     BarColumn,
+    DownloadColumn,
     MofNCompleteColumn,
     Progress,
     SpinnerColumn,
     TaskID,
     TextColumn,
     TimeElapsedColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
 )
 from rich.table import Table
 
@@ -31,6 +34,8 @@ if TYPE_CHECKING:
 
     from touchpoint.build import BuildResult
     from touchpoint.demo import DemoScore
+    from touchpoint.demo_calls import Delivery
+    from touchpoint.demo_intake import Played
     from touchpoint.importers import ImportResult
     from touchpoint.sync.salesforce import SyncResult
 
@@ -49,6 +54,26 @@ def note(message: str) -> None:
 
 def warn(message: str) -> None:
     err.print(f"[yellow]note:[/] {escape(message)}", soft_wrap=True)
+
+
+@contextlib.contextmanager
+def byte_progress(description: str, total: int, quiet: bool) -> Iterator[Callable[[int], None]]:
+    """A bar across the bytes of the files being read, with the rate and time left."""
+    if quiet:
+        yield lambda _n: None
+        return
+    with Progress(
+        SpinnerColumn(),
+        TextColumn(description),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+    ) as progress:
+        task = progress.add_task(description, total=total or None)
+        yield lambda count: progress.advance(task, count)
 
 
 @contextlib.contextmanager
@@ -303,8 +328,31 @@ def settings_table(settings: Settings) -> None:
     out.print(table)
 
 
+@contextlib.contextmanager
+def delivery_progress(quiet: bool, total: int) -> Iterator[Callable[[Delivery], None]]:
+    """A bar across the demo's requests to its server: page views, forms and webhooks."""
+    if quiet:
+        yield lambda _delivery: None
+        return
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("sending the month to touchpoint serve over HTTP"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("requests", total=total)
+        yield lambda _delivery: progress.advance(task)
+
+
+VENDOR_NAMES = {"ctm": "CTM", "callrail": "CallRail", "invoca": "Invoca", "twilio": "Twilio"}
+
+
 def demo_summary(
     database: Path,
+    played: Played,
     imported: list[ImportResult],
     result: BuildResult,
     calls: list[dict[str, Any]],
@@ -317,6 +365,14 @@ def demo_summary(
 
     from touchpoint.merge import OUTCOMES
 
+    hooks = ", ".join(f"{name} {played.calls[kind]:,}" for kind, name in VENDOR_NAMES.items())
+    out.print(
+        f"sent {played.events:,} page views and forms in {played.requests['events']:,} requests "
+        f"to POST /collect, and {played.calls.total():,} calls to the vendors' webhooks "
+        f"({hooks} in {played.requests['twilio']:,} status callbacks), each signed as its "
+        f"vendor signs, plus {played.again:,} redeliveries and call-modified updates: "
+        f"{played.seconds:.1f}s over HTTP"
+    )
     for report in imported:
         out.print(
             f"imported {report.accepted:,} {report.kind} "
@@ -340,13 +396,27 @@ def demo_summary(
             escape(channel), *(f"{counts[o]:,}" for o in OUTCOMES), f"{sum(counts.values()):,}"
         )
     out.print(table)
+    sources = Counter(str(call["source_system"]) for call in calls)
+    out.print("calls by source: " + ", ".join(f"{n:,} {name}" for name, n in sources.most_common()))
     share = outcome.credited_right / outcome.calls if outcome.calls else 0.0
+    missed = outcome.missed
     out.print(
         f"[bold]{outcome.credited_right:,} of {outcome.calls:,} calls ({share:.0%}) credited to "
-        f"the channel that really produced them.[/] The rest came more than 30 minutes after "
-        f"the visit ({outcome.by_outcome['outside_window']:,}), carried no visitor id "
-        f"({outcome.by_outcome['no_visitor_id']:,}), or came from visitors whose browsing was "
-        f"never tracked ({outcome.by_outcome['no_session']:,})."
+        f"the channel that really produced them[/], {outcome.credited_by_vendor:,} of them "
+        f"through the vendor's own record of the visit. The rest came more than 30 minutes "
+        f"after a visit no vendor recorded ({missed['outside_window']:,}), carried no visitor "
+        f"id ({missed['no_visitor_id']:,}), or came from visitors whose browsing was never "
+        f"tracked ({missed['no_session']:,})."
+    )
+    linked = sum(
+        1
+        for call in calls
+        if call["source_system"] != "salesforce"
+        and str(call["external_id"] or "").startswith("00T")
+    )
+    out.print(
+        f"One call, whatever the route: {linked:,} calls came both by webhook and as the "
+        f"Salesforce Task the vendor wrote (CallObject); each is listed once."
     )
     out.print(
         f"Merge decisions that match the demo's ground truth: "

@@ -1,7 +1,7 @@
 """The demo world's CRM: leads, the contacts they convert to, and opportunities with amounts.
 
-Visitors who submit a form or call become leads (by email, or through the call
-Task's `WhoId`); some convert into a contact on an account with an opportunity
+Visitors who submit a form or call become leads (by email, by the number they
+call from, or through the call Task's `WhoId`); some convert into a contact on an account with an opportunity
 that is won, lost or still open. The records are written as the Salesforce
 exports `touchpoint import crm` reads, so the demo's revenue goes through the
 same importers, identity stitching and attribution models as a user's.
@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import csv
 import random
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 
+from touchpoint.demo import World
 from touchpoint.sources.salesforce_tasks import salesforce_id18
 
 # What a plumbing company sells, with the range of its price.
@@ -64,25 +65,31 @@ def _new_id(rng: random.Random, prefix: str) -> str:
     return salesforce_id18(prefix + "".join(rng.choice(alphabet) for _ in range(12)))
 
 
-def crm_records(
-    events: list[dict[str, Any]], tasks: list[dict[str, str]], seed: int
-) -> dict[str, list[dict[str, str]]]:
-    """Leads, contacts and opportunities for the world's converters; sets each call's `WhoId`.
+@dataclass
+class Crm:
+    """The CRM's records by kind, and the lead each known visitor became."""
 
+    records: dict[str, list[dict[str, str]]]
+    lead_of: dict[str, str]  # visitor id → lead Id (what a call Task's WhoId names)
+
+
+def crm_records(world: World, seed: int) -> Crm:
+    """Leads, contacts and opportunities for the world's converters.
+
+    A lead's phone is the number the visitor calls from, so calls that reach
+    touchpoint without a Task (vendor webhooks) still find their person.
     Uses its own random stream, so the world's events and calls stay as they were.
     """
     rng = random.Random(seed * 7_919 + 1)
     first_form: dict[str, tuple[datetime, str]] = {}
-    for event in sorted(events, key=lambda e: e["occurred_at"]):
+    for event in sorted(world.events, key=lambda e: e["occurred_at"]):
         if event["type"] == "form_submit" and event["visitor_id"] not in first_form:
             first_form[event["visitor_id"]] = (_parse(event["occurred_at"]), event["email"])
     first_call: dict[str, datetime] = {}
-    for task in tasks:
-        task.setdefault("WhoId", "")
-        visitor = task["bizible2__BizibleId__c"]
-        called = _parse(task["bizible2__Bizible_Touchpoint_Date__c"])
-        if visitor and (visitor not in first_call or called < first_call[visitor]):
-            first_call[visitor] = called
+    for call in world.calls:
+        visitor = call.visitor_id
+        if visitor and (visitor not in first_call or call.called_at < first_call[visitor]):
+            first_call[visitor] = call.called_at
     records: dict[str, list[dict[str, str]]] = {kind: [] for kind in FIELDS}
     lead_of: dict[str, str] = {}
     for visitor in sorted(set(first_form) | set(first_call)):
@@ -91,7 +98,7 @@ def crm_records(
         moments = [m for m in (first_form.get(visitor, (None,))[0], first_call.get(visitor)) if m]
         created = min(moments) + timedelta(minutes=rng.uniform(2, 30))
         email = first_form[visitor][1] if visitor in first_form else ""
-        phone = f"+1555010{rng.randint(0, 9999):04d}"
+        phone = world.phones[visitor]
         lead = {
             "Id": _new_id(rng, "00Q"),
             "Email": email,
@@ -106,9 +113,7 @@ def crm_records(
         records["leads"].append(lead)
         if rng.random() < 0.45:
             _convert(rng, lead, created, email, phone, records)
-    for task in tasks:
-        task["WhoId"] = lead_of.get(task["bizible2__BizibleId__c"], "")
-    return records
+    return Crm(records, lead_of)
 
 
 def _convert(

@@ -95,7 +95,10 @@ class MergeRule:
 
     window_us: int
     anchor: str
-    visitor_id_field: str
+    visitor_id_fields: dict[str, str]  # by source system: where its records carry the id
+
+    def visitor_id_field(self, source_system: str) -> str:
+        return self.visitor_id_fields.get(source_system, "the record's visitor_id")
 
 
 def merge_rule(con: duckdb.DuckDBPyConnection) -> MergeRule:
@@ -106,10 +109,24 @@ def merge_rule(con: duckdb.DuckDBPyConnection) -> MergeRule:
     return MergeRule(
         window_us=_window_us(merge_settings.get("window", "30m")),
         anchor=merge_settings.get("anchor", "session_start"),
-        visitor_id_field=built.get("salesforce", {}).get(
-            "visitor_id_field", "bizible2__BizibleId__c"
-        ),
+        visitor_id_fields=_visitor_id_fields(built),
     )
+
+
+def _visitor_id_fields(built: dict[str, Any]) -> dict[str, str]:
+    vendors = built.get("vendors", {})
+
+    def either(names: list[str] | None, default: str) -> str:
+        return " or ".join(names) if names else default
+
+    return {
+        "salesforce": built.get("salesforce", {}).get("visitor_id_field", "bizible2__BizibleId__c"),
+        "ctm": either(vendors.get("ctm_visitor_id_fields"), "custom_fields.tp_uid"),
+        "callrail": either(vendors.get("callrail_visitor_id_fields"), "custom_fields.tp_uid"),
+        "invoca": "the RingPool parameter "
+        + either(vendors.get("invoca_visitor_id_params"), "tp_uid"),
+        "twilio": "a CRM Task linked to the call (Twilio status callbacks carry no visitor id)",
+    }
 
 
 def explain_calls(
@@ -166,7 +183,8 @@ def _explain(
     upcoming: dict[str, Any] | None,
     rule: MergeRule,
 ) -> CallExplanation:
-    window_us, anchor, field = rule.window_us, rule.anchor, rule.visitor_id_field
+    window_us, anchor = rule.window_us, rule.anchor
+    field = rule.visitor_id_field(call["source_system"])
     seconds = call["seconds_from_session_start"]
     minutes = None if seconds is None else int(seconds // 60)
     gap_s = call.get("gap_s")

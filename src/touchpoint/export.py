@@ -9,10 +9,10 @@ UTC timestamps.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
 import shutil
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb

@@ -20,8 +20,8 @@ from touchpoint.errors import TouchpointError
 from touchpoint.schema import CRM_TABLES, RAW_CALLS, RAW_TABLES, REJECTS
 from touchpoint.sources import events as event_files
 from touchpoint.sources import salesforce_crm, salesforce_tasks, vendor_files
-from touchpoint.sources.records import FileProblem, ParseReport, Reject, RowBatches, stable_hash
 from touchpoint.sources.events_bulk import import_event_file
+from touchpoint.sources.records import FileProblem, ParseReport, Reject, RowBatches, stable_hash
 from touchpoint.store import Staging, Store
 
 CALL_FORMATS = ("salesforce-csv", "salesforce-json", *vendor_files.VENDOR_FORMATS)
@@ -57,8 +57,14 @@ class StrictRejected(TouchpointError):
     """`--strict` met a reject: nothing landed."""
 
 
-# Stages one file's good rows and records its rejects and notes in the report.
-FileLoader = Callable[[Staging, Path, ParseReport, datetime], None]
+# Stages one file's good rows and records its rejects and notes in the report; may say
+# how many of the file's bytes it has read so far (the rest is counted when it returns).
+FileLoader = Callable[[Staging, Path, ParseReport, datetime, Callable[[int], None]], None]
+
+
+def total_bytes(paths: list[Path]) -> int:
+    """The size of the files to import, for a progress bar."""
+    return sum(path.stat().st_size for path in paths if path.is_file())
 
 
 def reject_rows(kind: str, rejects: Iterable[Reject], at: datetime) -> pa.Table:
@@ -84,6 +90,7 @@ def _import(
     paths: list[Path],
     load: FileLoader,
     strict: bool,
+    on_bytes: Callable[[int], None] = lambda _n: None,
 ) -> ImportResult:
     result = ImportResult(kind=kind)
     received_at = datetime.now(UTC).replace(tzinfo=None)
@@ -93,9 +100,15 @@ def _import(
             for path in paths:
                 report = ParseReport()
                 per_file = contextlib.nullcontext() if strict else store.transaction()
+                read = [0]
+
+                def tell(count: int, read: list[int] = read) -> None:
+                    read[0] += count
+                    on_bytes(count)
+
                 try:
                     with per_file, store.staging(table) as staged:
-                        load(staged, path, report, received_at)
+                        load(staged, path, report, received_at, tell)
                         landed = store.land(staged)
                         store.insert_new("rejects", [reject_rows(kind, report.rejects, received_at)])
                 except FileProblem as exc:
@@ -103,6 +116,9 @@ def _import(
                         raise
                     result.problems.append(str(exc))
                     continue
+                finally:
+                    size = path.stat().st_size if path.is_file() else 0
+                    on_bytes(max(0, size - read[0]))
                 result.seen += report.seen
                 result.landed += landed
                 result.rejected += len(report.rejects)
@@ -118,19 +134,33 @@ def _import(
 
 
 def import_events(
-    settings: Settings, paths: list[Path], fmt: str | None = None, strict: bool = False
+    settings: Settings,
+    paths: list[Path],
+    fmt: str | None = None,
+    strict: bool = False,
+    on_bytes: Callable[[int], None] = lambda _n: None,
 ) -> ImportResult:
     """Import web-event files (NDJSON, CSV, Parquet) into the store."""
     formats = {path: event_files.format_of(path, fmt) for path in paths}
 
-    def load(staged: Staging, path: Path, report: ParseReport, received_at: datetime) -> None:
-        import_event_file(staged, path, formats[path], report, received_at)
+    def load(
+        staged: Staging,
+        path: Path,
+        report: ParseReport,
+        received_at: datetime,
+        tell: Callable[[int], None],
+    ) -> None:
+        import_event_file(staged, path, formats[path], report, received_at, tell)
 
-    return _import(settings, "events", "raw_events", paths, load, strict)
+    return _import(settings, "events", "raw_events", paths, load, strict, on_bytes)
 
 
 def import_calls(
-    settings: Settings, paths: list[Path], fmt: str, strict: bool = False
+    settings: Settings,
+    paths: list[Path],
+    fmt: str,
+    strict: bool = False,
+    on_bytes: Callable[[int], None] = lambda _n: None,
 ) -> ImportResult:
     """Import call records in one of the `CALL_FORMATS` into the store."""
     if fmt not in CALL_FORMATS:
@@ -138,7 +168,13 @@ def import_calls(
 
     clocks: list[Iterator[int]] = []  # one arrival order across all files of this import
 
-    def load(staged: Staging, path: Path, report: ParseReport, received_at: datetime) -> None:
+    def load(
+        staged: Staging,
+        path: Path,
+        report: ParseReport,
+        received_at: datetime,
+        _tell: Callable[[int], None],
+    ) -> None:
         batches = RowBatches(RAW_CALLS, received_at=received_at, origin=f"file:{path.resolve()}")
         if fmt in vendor_files.VENDOR_FORMATS:
             clocks[:] = clocks or [vendor_files.arrival_clock(received_at)]
@@ -148,11 +184,15 @@ def import_calls(
         for batch in tables:
             staged.append(batch)
 
-    return _import(settings, "calls", "raw_calls", paths, load, strict)
+    return _import(settings, "calls", "raw_calls", paths, load, strict, on_bytes)
 
 
 def import_crm(
-    settings: Settings, paths: list[Path], kind: str, strict: bool = False
+    settings: Settings,
+    paths: list[Path],
+    kind: str,
+    strict: bool = False,
+    on_bytes: Callable[[int], None] = lambda _n: None,
 ) -> ImportResult:
     """Import Salesforce CRM exports of one kind (leads, contacts, ...) into the store."""
     if kind not in CRM_TABLES:
@@ -161,11 +201,17 @@ def import_crm(
     if kind in ("opportunities", "campaign-members"):
         salesforce_crm.site_zone(settings)  # a bad time zone is one error, not a reject per row
 
-    def load(staged: Staging, path: Path, report: ParseReport, received_at: datetime) -> None:
+    def load(
+        staged: Staging,
+        path: Path,
+        report: ParseReport,
+        received_at: datetime,
+        _tell: Callable[[int], None],
+    ) -> None:
         batches = RowBatches(
             RAW_TABLES[table], received_at=received_at, origin=f"file:{path.resolve()}"
         )
         for batch in salesforce_crm.read_crm(path, kind, settings, report, batches):
             staged.append(batch)
 
-    return _import(settings, kind, table, paths, load, strict)
+    return _import(settings, kind, table, paths, load, strict, on_bytes)

@@ -1,10 +1,10 @@
-"""The ASGI app `touchpoint serve` runs: collector, snippet and health check.
+"""The ASGI app `touchpoint serve` runs: collector, snippet, webhooks and health check.
 
-`create_app` assembles the routes. Later parts (webhooks, the JSON API, the
-dashboard) pass theirs in `routes` (routers and `Mount`s; they come before the
-placeholder page at `/`) and share `app.state`: `settings`, `token` (for the
-dashboard and API) and `collector`, whose `log` webhooks append their rows to
-(`frames.encode_record("raw_calls", row)`).
+`create_app` assembles the routes; the vendor webhooks (`webhooks`) are always
+there, public like the collector, and append their rows to the collector's
+`log`. Later parts (the JSON API, the dashboard) pass theirs in `routes`
+(routers and `Mount`s; they come before the placeholder page at `/`) and share
+`app.state`: `settings`, `token` (for the dashboard and API) and `collector`.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from touchpoint.collect.endpoint import CollectEndpoint, Collector
 from touchpoint.collect.guards import OriginPolicy, RateLimiter
 from touchpoint.collect.segments import IntakeLog, SegmentWriter, intake_dir, recover_abandoned
 from touchpoint.collect.snippet import Snippet
+from touchpoint.collect.webhooks import webhook_routes
 from touchpoint.config import Settings
 
 SNIPPET_CACHE = "public, max-age=3600"
@@ -95,6 +96,7 @@ def create_app(settings: Settings, token: str, routes: Sequence[BaseRoute] = ())
             Route("/collect", collect),
             Route("/tp.js", serve_snippet, methods=["GET", "HEAD"]),
             Route("/healthz", healthz, methods=["GET", "HEAD"]),
+            *webhook_routes(settings, collector),
             *routes,
             Route("/", home, methods=["GET", "HEAD"]),
         ],

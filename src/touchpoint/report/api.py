@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, Router
+from starlette.types import Receive, Scope, Send
 
 from touchpoint.attribution.rows import MODELS
 from touchpoint.config import Settings
@@ -214,8 +215,14 @@ class Api:
             routes=[
                 Route(path, _parameters_checked(endpoint), methods=["GET"])
                 for path, endpoint in endpoints.items()
-            ]
+            ],
+            default=_not_found,
         )
+
+
+async def _not_found(scope: Scope, receive: Receive, send: Send) -> None:
+    """Paths no endpoint matches (an id with a line break, say) get JSON too."""
+    await error("no such API endpoint", 404)(scope, receive, send)
 
 
 def _parameters_checked(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -263,7 +263,15 @@ def _parquet_fields(source: str, types: dict[str, str]) -> str:
 class EventFileImport:
     """One events file on its way into a staging table."""
 
-    def __init__(self, staged: Staging, path: Path, report: ParseReport, received_at: datetime):
+    def __init__(
+        self,
+        staged: Staging,
+        path: Path,
+        report: ParseReport,
+        received_at: datetime,
+        on_bytes: Callable[[int], None] = lambda _n: None,
+    ):
+        self.on_bytes = on_bytes
         self.staged = staged
         self.con = staged.store.con
         self.path = path
@@ -363,6 +371,7 @@ def _line_chunks(job: EventFileImport) -> Iterator[tuple[int, pa.LargeStringArra
         first = True
         while True:
             block = handle.read(CHUNK_BYTES)
+            job.on_bytes(len(block))
             if first:
                 if block.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
                     raise FileProblem(
@@ -520,10 +529,18 @@ def import_parquet(job: EventFileImport) -> None:
 
 
 def import_event_file(
-    staged: Staging, path: Path, fmt: str, report: ParseReport, received_at: datetime
+    staged: Staging,
+    path: Path,
+    fmt: str,
+    report: ParseReport,
+    received_at: datetime,
+    on_bytes: Callable[[int], None] = lambda _n: None,
 ) -> None:
-    """Stage the good events of one file; rejects and notes go to `report`."""
-    job = EventFileImport(staged, path, report, received_at)
+    """Stage the good events of one file; rejects and notes go to `report`.
+
+    `on_bytes` hears how much of the file has been read, for a progress bar.
+    """
+    job = EventFileImport(staged, path, report, received_at, on_bytes)
     if fmt == "ndjson":
         with open_text(path):
             pass  # the same clear messages as other formats for missing or UTF-16 files
@@ -532,5 +549,7 @@ def import_event_file(
             raise empty_file(path)
     elif fmt == "csv":
         import_csv(job)
+        on_bytes(path.stat().st_size)
     else:
         import_parquet(job)
+        on_bytes(path.stat().st_size)

@@ -142,7 +142,7 @@ def csv_records(path: Path, report: ParseReport) -> Iterator[tuple[int, str, dic
                 report.reject(source, raw, reason)
                 yield line, raw, None
                 continue
-            yield line, raw, dict(zip(header, (value if value != "" else None for value in row)))
+            yield line, raw, dict(zip(header, (value if value != "" else None for value in row), strict=True))
 
 
 def _csv_line(row: list[str]) -> str:

@@ -1,0 +1,276 @@
+"""Vendor webhooks on `touchpoint serve`: calls pushed by CTM, CallRail, Invoca and Twilio.
+
+`POST /webhooks/ctm`, `/webhooks/callrail`, `/webhooks/twilio` (voice status
+callbacks, form-encoded) and `/webhooks/invoca/<token>` (Invoca signs nothing:
+the secret is the token in the URL). They are public, like the collector, and
+bounded the same way: a rate per client IP and `[collector] max_body_bytes`,
+both checked before the body is read. The signature is verified on the raw
+body before anything is parsed (DESIGN §9, `sources.signatures`); the body
+then becomes raw-calls rows (`sources.webhook_bodies`), appended to the intake
+log like the collector's events and acknowledged only once they are on disk.
+`touchpoint build` lands them by `record_hash`, so a redelivery is stored once,
+and the calls stage keeps the latest version of each vendor call.
+
+Answers: 200 with what was stored (records that are not calls, such as a CTM
+form, are skipped); 400 when the body holds no call and something in it is
+wrong (a signed body that cannot be read is kept in `rejects`); 401 for a bad
+or missing signature, with nothing stored; 413 too large; 429 rate-limited;
+503 while the vendor's secret is not configured (touchpoint takes no unsigned
+calls, and the vendor retries later) or when the log cannot be written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import partial
+from typing import Any
+
+import msgspec
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from touchpoint.collect.endpoint import Collector
+from touchpoint.collect.frames import encode_record
+from touchpoint.collect.guards import RateLimiter
+from touchpoint.config import Settings
+from touchpoint.sources.records import RecordError, stable_hash, to_us
+from touchpoint.sources.signatures import (
+    CALLRAIL_HEADER,
+    CTM_HEADER,
+    CTM_TIME_HEADER,
+    TWILIO_HEADER,
+    TWILIO_SETTINGS_HEADER,
+    SignatureError,
+    tokens_match,
+    twilio_algorithm,
+    twilio_url,
+    verify_callrail,
+    verify_ctm,
+    verify_twilio,
+)
+from touchpoint.sources.twilio_status import form_fields
+from touchpoint.sources.webhook_bodies import WebhookRows, webhook_rows
+
+REJECT_KIND = "calls"  # rejects of webhooks sit beside those of `import calls`
+
+
+class NotReadable(ValueError):
+    """A body that cannot even be checked (Twilio's form is not a form): HTTP 400."""
+
+
+Verify = Callable[[Request, bytes, Settings], None]
+
+
+@dataclass(frozen=True)
+class Vendor:
+    """One webhook endpoint: the vendor, the setting that holds its secret, how it signs."""
+
+    name: str  # as `webhook_rows` knows it, and in the path
+    title: str
+    setting: str  # the `[webhooks]` field of its secret
+    verify: Verify
+
+
+def _verify_ctm(request: Request, body: bytes, settings: Settings) -> None:
+    hooks = settings.webhooks
+    verify_ctm(
+        body,
+        request.headers.get(CTM_HEADER),
+        request.headers.get(CTM_TIME_HEADER),
+        hooks.ctm_secret,
+        replay_window_s=hooks.replay_window.total_seconds(),
+    )
+
+
+def _verify_callrail(request: Request, body: bytes, settings: Settings) -> None:
+    verify_callrail(body, request.headers.get(CALLRAIL_HEADER), settings.webhooks.callrail_secret)
+
+
+def _verify_twilio(request: Request, body: bytes, settings: Settings) -> None:
+    signature = request.headers.get(TWILIO_HEADER)
+    if not signature:
+        raise SignatureError(f"the {TWILIO_HEADER} header is missing")
+    try:
+        params = form_fields(body)
+    except RecordError as exc:
+        raise NotReadable(str(exc)) from None
+    # Twilio signs the URL it called; without [server] public_url, the one this request names.
+    public_url = settings.server.public_url or f"{request.url.scheme}://{request.url.netloc}"
+    verify_twilio(
+        twilio_url(public_url, request.url.path, request.url.query),
+        params,
+        signature,
+        settings.webhooks.twilio_auth_token,
+        twilio_algorithm(request.headers.get(TWILIO_SETTINGS_HEADER)),
+    )
+
+
+def _verify_invoca(request: Request, _body: bytes, settings: Settings) -> None:
+    given = request.path_params.get("token")
+    if not given:
+        raise SignatureError("the token is missing: Invoca must call /webhooks/invoca/<token>")
+    if not tokens_match(given, settings.webhooks.invoca_token):
+        raise SignatureError("the token in the URL is not [webhooks] invoca_token")
+
+
+VENDORS = {
+    "ctm": Vendor("ctm", "CallTrackingMetrics", "ctm_secret", _verify_ctm),
+    "callrail": Vendor("callrail", "CallRail", "callrail_secret", _verify_callrail),
+    "invoca": Vendor("invoca", "Invoca", "invoca_token", _verify_invoca),
+    "twilio": Vendor("twilio", "Twilio", "twilio_auth_token", _verify_twilio),
+}
+
+
+def webhook_routes(settings: Settings, collector: Collector) -> list[BaseRoute]:
+    """The webhook endpoints, sharing the collector's intake log."""
+    hooks = Webhooks(settings, collector)
+    routes: list[BaseRoute] = [
+        Route(f"/webhooks/{name}", partial(hooks.receive, vendor), methods=["POST"])
+        for name, vendor in VENDORS.items()
+    ]
+    invoca = partial(hooks.receive, VENDORS["invoca"])
+    routes.append(Route("/webhooks/invoca/{token}", invoca, methods=["POST"]))
+    return routes
+
+
+class Webhooks:
+    """What the webhook endpoints share: settings, their own rate limit, the intake log."""
+
+    def __init__(self, settings: Settings, collector: Collector):
+        self.settings = settings
+        self.collector = collector
+        # Buckets of their own: a vendor's servers never share a budget with browsers.
+        self.limiter = RateLimiter(settings.collector.rate_limit_per_minute)
+
+    async def receive(self, vendor: Vendor, request: Request) -> Response:
+        """One webhook request: bounded, verified, parsed, logged, answered."""
+        client = request.client.host if request.client else ""
+        wait = self.limiter.wait(client) if self.limiter.enabled else 0.0
+        if wait:
+            headers = {"Retry-After": str(int(wait) + 1)}
+            return _answer(429, {"error": "too many requests"}, headers)
+        if not getattr(self.settings.webhooks, vendor.setting):
+            return _answer(
+                503,
+                {
+                    "error": f"{vendor.title} webhooks are not configured: set "
+                    f"[webhooks] {vendor.setting}; touchpoint takes no unsigned calls"
+                },
+            )
+        limit = self.settings.collector.max_body_bytes
+        try:
+            body = await _read_body(request, limit)
+        except ClientDisconnect:
+            return Response(status_code=400)  # nobody is left to answer
+        if body is None:
+            return _answer(
+                413, {"error": f"the body is over {limit} bytes"}, {"Connection": "close"}
+            )
+        try:
+            vendor.verify(request, body, self.settings)
+        except SignatureError as exc:
+            return _answer(401, {"error": f"signature refused: {exc}"})
+        except NotReadable as exc:
+            return _answer(400, {"error": str(exc)})
+        records, found = logged_records(vendor, body, self.settings, datetime.now(UTC))
+        failed = await self._append(records)
+        if failed is not None:
+            return failed
+        rejected = [{"index": index, "reason": reason} for index, reason in found.rejected]
+        if found.bad_request:
+            error = "the body holds no call touchpoint can read"
+            return _answer(400, {"error": error, "rejected": rejected})
+        payload: dict[str, Any] = {"stored": len(found.rows), "skipped": len(found.skipped)}
+        if rejected:
+            payload["rejected"] = rejected
+        return _answer(200, payload)
+
+    async def _append(self, records: list[bytes]) -> Response | None:
+        """Append to the intake log and wait for the disk; an answer only when that failed."""
+        if not records:
+            return None
+        log = self.collector.log
+        if log is None:
+            return _answer(503, {"error": "the server is starting"}, {"Retry-After": "5"})
+        try:
+            await log.append(b"".join(records))
+        except OSError:
+            return _answer(503, {"error": "cannot store calls now"}, {"Retry-After": "5"})
+        return None
+
+
+def logged_records(
+    vendor: Vendor, body: bytes, settings: Settings, received: datetime
+) -> tuple[list[bytes], WebhookRows]:
+    """A verified body's intake-log records (its calls, and a reject if any part was bad)."""
+    try:
+        found = webhook_rows(vendor.name, body, settings, to_us(received))
+    except (RecursionError, ValueError, TypeError, OverflowError) as exc:
+        # Input the vendor formats did not foresee (JSON nested too deeply): a reject.
+        found = WebhookRows(rejected=[(0, f"unreadable body ({type(exc).__name__})")])
+    arrived = received.replace(tzinfo=None)
+    origin = _origin(vendor)
+    try:
+        records = [
+            encode_record("raw_calls", {**row, "received_at": arrived, "origin": origin})
+            for row in found.rows
+        ]
+    except (msgspec.EncodeError, ValueError, TypeError, OverflowError) as exc:
+        records = []
+        found = WebhookRows(rejected=[(0, f"unreadable body ({type(exc).__name__})")])
+    if found.rejected:
+        records.append(_reject_record(vendor, body, found.rejected, arrived))
+    return records, found
+
+
+def _origin(vendor: Vendor) -> str:
+    return f"webhook:{vendor.name}"
+
+
+def _reject_record(
+    vendor: Vendor, body: bytes, rejected: list[tuple[int, str]], at: datetime
+) -> bytes:
+    """The body that was signed but could not (wholly) be read, kept for `export rejects`."""
+    record = body.decode("utf-8", "backslashreplace")
+    if len(rejected) == 1 and rejected[0][0] == 0:
+        reason = rejected[0][1]
+    else:
+        reason = "; ".join(f"call {index}: {why}" for index, why in rejected)
+    source = _origin(vendor)
+    return encode_record(
+        "rejects",
+        {
+            "source": source,
+            "record": record,
+            "reason": reason,
+            "rejected_at": at,
+            "kind": REJECT_KIND,
+            "record_hash": stable_hash(REJECT_KIND, source, record),
+        },
+    )
+
+
+async def _read_body(request: Request, limit: int) -> bytes | None:
+    """The raw body, or None when it is (or claims to be) over `limit` bytes."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _answer(
+    status: int, payload: dict[str, Any], headers: dict[str, str] | None = None
+) -> Response:
+    return JSONResponse(
+        payload, status_code=status, headers={"Cache-Control": "no-store", **(headers or {})}
+    )
