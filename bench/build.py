@@ -195,6 +195,7 @@ def reference(events: Path, tasks: Path, directory: Path) -> tuple[float, int, d
 import duckdb, json, sys
 con = duckdb.connect({str(directory / "reference.duckdb")!r}, config={{'memory_limit': '2GB'}})
 con.execute("SET TimeZone = 'UTC'")
+con.execute('SET enable_progress_bar = false')
 con.execute({REFERENCE_SQL.format(categories=CATEGORIES, events=events, tasks=tasks)!r})
 counts = {{t: con.execute(f'SELECT count(*) FROM {{t}}').fetchone()[0] for t in ('ev', 'classified', 'merged')}}
 counts = {{'events': counts['ev'], 'sessions': counts['classified'], 'calls': counts['merged']}}

@@ -74,6 +74,11 @@ def urls(draw: Any) -> Any:
                 "",
                 "[::1]",
                 "user@host.io",
+                "[::1",
+                "a@b@c.com",
+                "user:pw@[::1]:80",
+                "x.com..",
+                "EXAMPLE.com:",
             ]
         )
     )

@@ -162,9 +162,7 @@ def test_parquet_native_timestamps_with_and_without_zone(cli, workdir):
             "url": ["https://a.io/", "https://a.io/"],
         }
     )
-    zoned = pa.array(
-        [datetime(2026, 3, 4, 12, tzinfo=UTC)] * 2, pa.timestamp("us", "+05:30")
-    )
+    zoned = pa.array([datetime(2026, 3, 4, 12, tzinfo=UTC)] * 2, pa.timestamp("us", "+05:30"))
     naive = pa.array([datetime(2026, 3, 4, 12)] * 2, pa.timestamp("ms"))
     pq.write_table(table.append_column("occurred_at", zoned).slice(0, 1), workdir / "z.parquet")
     pq.write_table(table.append_column("occurred_at", naive).slice(1, 1), workdir / "n.parquet")

@@ -75,9 +75,7 @@ def build(
             stages = [intake.stage_info(), *stages]
             on_stage("publish")
             store.con.execute("CREATE TABLE snap.main.rejects AS SELECT * FROM rejects")
-            rows = {
-                name: store.count(f'snap.main."{name}"') for name in RESULT_TABLES
-            }
+            rows = {name: store.count(f'snap.main."{name}"') for name in RESULT_TABLES}
             seconds = time.perf_counter() - started
             _write_build_info(store, build_id, settings, stages, seconds)
         except BaseException:

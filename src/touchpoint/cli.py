@@ -53,7 +53,9 @@ def root(
     ctx: typer.Context,
     db: Annotated[
         Path | None,
-        typer.Option("--db", help="The DuckDB store [env TOUCHPOINT_DB; default ./touchpoint.duckdb]."),
+        typer.Option(
+            "--db", help="The DuckDB store [env TOUCHPOINT_DB; default ./touchpoint.duckdb]."
+        ),
     ] = None,
     config: Annotated[
         Path | None, typer.Option("--config", help="Settings file [default ./touchpoint.toml].")
@@ -75,7 +77,8 @@ def import_events_command(
     ctx: typer.Context,
     paths: Paths,
     fmt: Annotated[
-        str | None, typer.Option("--format", help="ndjson, jsonl, csv or parquet [default: by extension].")
+        str | None,
+        typer.Option("--format", help="ndjson, jsonl, csv or parquet [default: by extension]."),
     ] = None,
     strict: StrictFlag = False,
     as_json: JsonFlag = False,
@@ -315,7 +318,9 @@ def demo_command(
     no_serve: Annotated[
         bool, typer.Option("--no-serve", help="Stop after the build and the summary.")
     ] = False,
-    visitors: Annotated[int, typer.Option("--visitors", min=10, help="Visitors to simulate.")] = 600,
+    visitors: Annotated[
+        int, typer.Option("--visitors", min=10, help="Visitors to simulate.")
+    ] = 600,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the synthetic world.")] = 7,
     port: Annotated[
         int, typer.Option("--port", min=0, max=65535, help="Port the dashboard is served on.")

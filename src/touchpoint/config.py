@@ -10,7 +10,7 @@ import os
 import re
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     BaseModel,
@@ -97,9 +97,7 @@ class SiteSettings(Section):
 
 
 class SessionSettings(Section):
-    timeout: Duration = Field(
-        timedelta(minutes=30), description="Inactivity that ends a session."
-    )
+    timeout: Duration = Field(timedelta(minutes=30), description="Inactivity that ends a session.")
 
 
 class MergeSettings(Section):
@@ -284,18 +282,11 @@ def _optional_duration(value: Any) -> str:
     return value if isinstance(value, str) else format_duration(parsed)
 
 
-# What `touchpoint sync salesforce` can download, in the order it does.
-SALESFORCE_OBJECTS = (
-    "tasks",
-    "leads",
-    "contacts",
-    "opportunities",
-    "contact-roles",
-    "campaign-members",
-)
 SalesforceObject = Literal[
     "tasks", "leads", "contacts", "opportunities", "contact-roles", "campaign-members"
 ]
+# What `touchpoint sync salesforce` can download, in the order it does.
+SALESFORCE_OBJECTS: tuple[SalesforceObject, ...] = get_args(SalesforceObject)
 
 
 class SalesforceSettings(Section):
@@ -308,7 +299,9 @@ class SalesforceSettings(Section):
     client_id: str = Field(
         "", description="Connected app's consumer key (client credentials and JWT bearer)."
     )
-    client_secret: str = Field("", description="Connected app's consumer secret (client credentials).")
+    client_secret: str = Field(
+        "", description="Connected app's consumer secret (client credentials)."
+    )
     # --- sync salesforce: JWT bearer, what to download, limits (touchpoint.sync) ---
     username: str = Field("", description="User the JWT bearer flow signs in as.")
     private_key_file: str = Field(
@@ -341,7 +334,8 @@ class SalesforceSettings(Section):
     # --- end of sync salesforce settings ---
     api_version: str = Field("61.0", description="REST API version.")
     ca_bundle: str = Field(
-        "", description="PEM file of the CA certificates to trust for Salesforce instead of the usual ones."
+        "",
+        description="PEM file of the CA certificates to trust for Salesforce instead of the usual ones.",
     )
     interval: Annotated[str, BeforeValidator(_optional_duration)] = Field(
         "", description='How often serve syncs and builds, e.g. "15m"; empty: never.'
@@ -361,7 +355,8 @@ class SalesforceSettings(Section):
 
 class SparkSettings(Section):
     master: str = Field(
-        "local[*]", description="Spark master for `build --engine spark` (local[N] or a cluster URL)."
+        "local[*]",
+        description="Spark master for `build --engine spark` (local[N] or a cluster URL).",
     )
     staging_dir: str = Field(
         "", description="Where raw tables are staged as Parquet for Spark; empty: a temp directory."

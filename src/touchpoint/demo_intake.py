@@ -111,14 +111,14 @@ def snippet_event(event: dict[str, object]) -> dict[str, object]:
     return sent
 
 
-def event_deliveries(world: World) -> Iterator[Delivery]:
+def event_deliveries(world: World, batch_size: int = SNIPPET_BATCH) -> Iterator[Delivery]:
     """Each visit's events in the snippet's batches, from the visitor's browser."""
     for visit in world.visits:
         browser = BROWSERS[int(visit.visitor[:8], 16) % len(BROWSERS)]
         headers = {"Content-Type": "text/plain", "Origin": SITE, "User-Agent": browser}
         events = [snippet_event(event) for event in visit.events]
-        for start in range(0, len(events), SNIPPET_BATCH):
-            batch = events[start : start + SNIPPET_BATCH]
+        for start in range(0, len(events), batch_size):
+            batch = events[start : start + batch_size]
             at = datetime.fromtimestamp(int(str(batch[0]["occurred_at"])) / 1000, UTC)
             body = json.dumps(batch, separators=(",", ":")).encode()
             yield Delivery("events", at, "/collect", body, headers)
@@ -127,7 +127,8 @@ def event_deliveries(world: World) -> Iterator[Delivery]:
 def deliveries(world: World, settings: Settings, seed: int) -> list[list[Delivery]]:
     """The month's requests in two rounds, each in the order they happen."""
     webhooks = list(webhook_deliveries(world, settings, random.Random(seed * 15_485_863 + 7)))
-    first = [*event_deliveries(world), *(d for d in webhooks if not d.again)]
+    batch_size = min(SNIPPET_BATCH, settings.collector.max_events_per_batch)
+    first = [*event_deliveries(world, batch_size), *(d for d in webhooks if not d.again)]
     later = [d for d in webhooks if d.again]
     return [sorted(first, key=lambda d: d.at), sorted(later, key=lambda d: d.at)]
 

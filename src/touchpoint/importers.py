@@ -110,7 +110,9 @@ def _import(
                     with per_file, store.staging(table) as staged:
                         load(staged, path, report, received_at, tell)
                         landed = store.land(staged)
-                        store.insert_new("rejects", [reject_rows(kind, report.rejects, received_at)])
+                        store.insert_new(
+                            "rejects", [reject_rows(kind, report.rejects, received_at)]
+                        )
                 except FileProblem as exc:
                     if strict:
                         raise

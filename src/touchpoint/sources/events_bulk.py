@@ -23,7 +23,9 @@ import pyarrow as pa
 from touchpoint.enrich import (
     CLICK_ID_PARAMS,
     UTM_PARAMS,
-    sql_host,
+    sql_after_userinfo,
+    sql_authority,
+    sql_host_of,
     sql_is_http_url,
     sql_param,
     sql_path,
@@ -57,6 +59,7 @@ from touchpoint.sources.records import (
 from touchpoint.store import Staging
 
 CHUNK_BYTES = 64 * 1024 * 1024
+BLANK_LINE = r"[ \t\n\r\f\v]*"
 _JSON_KINDS_INT = "('BIGINT', 'UBIGINT')"
 _decode = msgspec.json.Decoder().decode
 
@@ -95,6 +98,14 @@ WITH cleaned AS (
   SELECT *, {strip_url} AS url_clean, {occurred} AS occ_clean, {event_id} AS event_id_clean,
     {texts["referrer"]} AS referrer_clean
   FROM ({fields})
+), authorities AS (
+  SELECT *, {sql_authority("url_clean")} AS url_authority,
+    {sql_authority("referrer_clean")} AS referrer_authority
+  FROM cleaned
+), hosts AS (
+  SELECT *, {sql_after_userinfo("url_authority")} AS url_rest,
+    {sql_after_userinfo("referrer_authority")} AS referrer_rest
+  FROM authorities
 ), timed AS (
   SELECT *,
     CASE
@@ -109,9 +120,9 @@ WITH cleaned AS (
         THEN epoch_us(TRY_CAST(occ_clean AS TIMESTAMPTZ))
       WHEN occurred_at_kind = 'TIMESTAMP' THEN occurred_at_us
     END AS occ_us,
-    CASE WHEN url_kind = 'VARCHAR' THEN {sql_host("url_clean")} END AS page_host,
+    CASE WHEN url_kind = 'VARCHAR' THEN {sql_host_of("url_rest")} END AS page_host,
     {sql_query("url_clean")} AS query
-  FROM cleaned
+  FROM hosts
 ), checked AS (
   SELECT *,
     coalesce(
@@ -155,7 +166,7 @@ SELECT
   END AS properties,
   page_host,
   {sql_path("url_clean")} AS page_path,
-  {sql_host("referrer_clean")} AS referrer_host,
+  {sql_host_of("referrer_rest")} AS referrer_host,
   {", ".join(UTM_PARAMS)},
   {click_id} AS click_id,
   {click_param} AS click_id_param,
@@ -186,7 +197,7 @@ FROM (
     CASE WHEN _object THEN json_extract_string(line, {paths}) END AS _texts
   FROM (
     SELECT _seq, line, CASE WHEN _valid THEN json_type(line) = 'OBJECT' ELSE false END AS _object
-    FROM (SELECT _seq, line, json_valid(line) AS _valid FROM {lines} WHERE {sql_strip("line")} <> '')
+    FROM (SELECT _seq, line, json_valid(line) AS _valid FROM {lines} WHERE NOT regexp_full_match(line, {_quote(BLANK_LINE)}))
   )
 )"""
 
@@ -488,7 +499,10 @@ def import_csv(job: EventFileImport) -> None:
         failures = []
         for seq in failing:
             row = next(csv.reader(io.StringIO(raws[seq], newline="")))
-            record = {name: (value if value != "" else None) for name, value in zip(header, row, strict=True)}
+            record = {
+                name: (value if value != "" else None)
+                for name, value in zip(header, row, strict=True)
+            }
             failures.append((f"{job.path}:{seq}", raws[seq], record, False))
         job.explain_failures(failures)
     unknown = [name for name in header_seen if name not in KNOWN_FIELDS]

@@ -113,7 +113,9 @@ def open_text(path: Path) -> IO[str]:
     return path.open(encoding="utf-8-sig", errors="surrogateescape", newline="")
 
 
-def csv_records(path: Path, report: ParseReport) -> Iterator[tuple[int, str, dict[str, Any] | None]]:
+def csv_records(
+    path: Path, report: ParseReport
+) -> Iterator[tuple[int, str, dict[str, Any] | None]]:
     """(line number, raw row, record) for each data row of a CSV file with a header.
 
     Rows that cannot be records (bytes that are not UTF-8, the wrong number of
@@ -142,7 +144,11 @@ def csv_records(path: Path, report: ParseReport) -> Iterator[tuple[int, str, dic
                 report.reject(source, raw, reason)
                 yield line, raw, None
                 continue
-            yield line, raw, dict(zip(header, (value if value != "" else None for value in row), strict=True))
+            yield (
+                line,
+                raw,
+                dict(zip(header, (value if value != "" else None for value in row), strict=True)),
+            )
 
 
 def _csv_line(row: list[str]) -> str:

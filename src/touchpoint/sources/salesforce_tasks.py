@@ -182,7 +182,9 @@ def read_tasks(
         raise empty_file(path)
     if unknown:
         shown = ", ".join(sorted(unknown)[:8]) + (" ..." if len(unknown) > 8 else "")
-        report.notes.append(f"{path}: ignored {len(unknown)} fields touchpoint does not use ({shown})")
+        report.notes.append(
+            f"{path}: ignored {len(unknown)} fields touchpoint does not use ({shown})"
+        )
 
 
 def _csv_tasks(path: Path, report: ParseReport) -> Iterator[tuple[str, str, dict[str, Any] | None]]:
@@ -190,7 +192,9 @@ def _csv_tasks(path: Path, report: ParseReport) -> Iterator[tuple[str, str, dict
         yield f"{path}:{line}", raw, record
 
 
-def _json_tasks(path: Path, report: ParseReport) -> Iterator[tuple[str, str, dict[str, Any] | None]]:
+def _json_tasks(
+    path: Path, report: ParseReport
+) -> Iterator[tuple[str, str, dict[str, Any] | None]]:
     with open_text(path) as handle:
         text = handle.read()
     if not text.strip():
@@ -207,9 +211,7 @@ def _json_tasks(path: Path, report: ParseReport) -> Iterator[tuple[str, str, dic
     elif isinstance(document, list):
         items = document
     else:
-        raise FileProblem(
-            f'{path} is not a Salesforce query result: expected {{"records": [...]}}'
-        )
+        raise FileProblem(f'{path} is not a Salesforce query result: expected {{"records": [...]}}')
     for index, item in enumerate(items):
         source = f"{path}:records[{index}]"
         raw = compact_json(item)
