@@ -28,11 +28,16 @@ chromium:
 	@{ test -x /usr/bin/chromium && test -d /usr/share/fonts/opentype/inter; } || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium fonts-inter >/dev/null; }
 
 # Each benchmark prints its figures beside a plain reference measured in the same run.
+# The collector's is driven by Debian's wrk; the path models are compared with
+# ChannelAttribution, which is GPL and so lives in a scratch environment of its own.
+CA := .venv-channelattribution
 bench: install
+	@command -v wrk >/dev/null || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq wrk >/dev/null; }
+	@test -x $(CA)/bin/python || { $(PYTHON) -m venv $(CA) && $(CA)/bin/python -m pip install --quiet channelattribution matplotlib; }
 	$(BIN)/python bench/build.py
 	$(BIN)/python bench/collector.py
 	$(BIN)/python bench/vendor_import.py
-	$(BIN)/python bench/paths.py
+	$(BIN)/python bench/paths.py --ca-python $(CA)/bin/python
 
 lint: install
 	$(BIN)/ruff check src tests bench
@@ -40,4 +45,4 @@ lint: install
 	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis .touchpoint-demo
+	rm -rf $(VENV) $(CA) .pytest_cache .hypothesis .touchpoint-demo

@@ -24,7 +24,6 @@ from report_world import (
     TOKEN,
     XSS_CAMPAIGN,
     XSS_CHANNEL,
-    build_world,
     touchpoint,
 )
 
@@ -62,8 +61,9 @@ def browser() -> Iterator[Any]:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_world(tmp_path_factory.mktemp("dashboard-world"))
+def world(report_world: Path) -> Path:
+    """The built demo world with the hostile visitor; these tests only read it."""
+    return report_world
 
 
 @pytest.fixture(scope="module")

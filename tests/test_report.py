@@ -23,7 +23,6 @@ from report_world import (
     HOSTILE_CALL,
     HOSTILE_VISITOR,
     XSS_CHANNEL,
-    build_world,
     touchpoint,
 )
 
@@ -31,8 +30,9 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_world(tmp_path_factory.mktemp("report-world"))
+def world(report_world: Path) -> Path:
+    """The built demo world with the hostile visitor; these tests only read it."""
+    return report_world
 
 
 @pytest.fixture(scope="module")

@@ -101,6 +101,7 @@ def create_app(settings: Settings, token: str, routes: Sequence[BaseRoute] = ())
             Route("/", home, methods=["GET", "HEAD"]),
         ],
         lifespan=lifespan,
+        exception_handlers={404: not_found},
     )
     app.collect = collect
     app.state.settings = settings
@@ -134,6 +135,13 @@ def snippet_response(snippet: Snippet, request: Request) -> Response:
         body = snippet.gzipped
         headers["Content-Encoding"] = "gzip"
     return Response(body, headers=headers, media_type="text/javascript; charset=utf-8")
+
+
+async def not_found(_request: Request, _exc: Exception) -> Response:
+    """Paths no route matches, even ones no route pattern can (a line break in an id)."""
+    return JSONResponse(
+        {"error": "not found"}, status_code=404, headers={"Cache-Control": "no-store"}
+    )
 
 
 async def healthz(_request: Request) -> Response:
