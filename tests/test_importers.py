@@ -218,3 +218,35 @@ def test_salesforce_json_query_results_import(cli, workdir):
     result = cli("import", "calls", "t.json", "--format", "salesforce-json")
     assert result.code == 0, result.stderr
     assert "accepted 1 (1 new" in result.stderr
+
+
+def test_task_values_no_column_can_hold_are_rejected_not_fatal(cli, workdir):
+    header = "Id,CreatedDate,bizible2__BizibleId__c,CallDurationInSeconds\n"
+    durations = ["nan", "inf", "99999999999999999999", "1e20", "60"]
+    rows = [
+        f"00T00000000000000{n},2026-03-12T11:54:40.000+0000,{'a' * 32},{seconds}\n"
+        for n, seconds in enumerate(durations)
+    ]
+    (workdir / "t.csv").write_text(header + "".join(rows))
+    # A lone surrogate escape is valid JSON but not text.
+    (workdir / "t.json").write_text(
+        '{"records": [{"Id": "00T000000000000009", "CreatedDate": "2026-03-12T11:54:40Z",'
+        ' "Subject": "a\\ud800b"}, {"Id": "00T00000000000000A", "CreatedDate": "2026-03-12T11:54:40Z"}]}'
+    )
+    assert cli("import", "calls", "t.csv", "--format", "salesforce-csv").code == 0
+    assert cli("import", "calls", "t.json", "--format", "salesforce-json").code == 0
+    assert cli("build").code == 0
+    calls = cli("export", "calls", "--format", "json").stdout.splitlines()
+    assert sorted(json.loads(line)["call_id"] for line in calls) == [
+        "00T000000000000004",
+        "00T00000000000000A",
+    ]
+    rejects = [
+        json.loads(line)
+        for line in cli("export", "rejects", "--format", "json").stdout.splitlines()
+    ]
+    reasons = sorted(r["reason"] for r in rejects)
+    assert len(reasons) == 5
+    assert sum("too large" in r for r in reasons) == 2
+    assert sum("whole, non-negative" in r for r in reasons) == 2
+    assert any("surrogate" in r for r in reasons)

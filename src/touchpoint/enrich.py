@@ -90,21 +90,25 @@ def host_of(url: str | None) -> str | None:
 def decode_param(value: str) -> str | None:
     """A query value as text: `+` is a space, %XX decoded when it gives UTF-8 text."""
     spaced = value.replace("+", " ")
-    try:
-        decoded = unquote(spaced, errors="strict")
-    except UnicodeDecodeError:
-        decoded = value
+    if "%" not in spaced:
+        decoded = spaced  # what `unquote` returns then, without its cost (most values)
+    else:
+        try:
+            decoded = unquote(spaced, errors="strict")
+        except UnicodeDecodeError:
+            decoded = value
     decoded = strip(decoded)
     return decoded or None
 
 
-@lru_cache(maxsize=65_536)
+@lru_cache(maxsize=4096)
 def url_facts(url: str) -> UrlFacts:
     """Host, path, campaign parameters and click id of a page URL.
 
     Cached: page URLs repeat, and this runs for every event the collector takes.
-    The query is split once; for each parameter the first `name=` (any case)
-    counts, as `param_regex` finds it in SQL.
+    The cache is small because the garbage collector walks every entry again and
+    again, and URLs with click ids never repeat. The query is split once; for each
+    parameter the first `name=` (any case) counts, as `param_regex` finds it in SQL.
 
     >>> facts = url_facts("https://example.com/pricing?utm_source=Google&utm_medium=cpc&gclid=x1")
     >>> facts.host, facts.path, facts.utm["utm_source"], facts.click_id_param
@@ -124,7 +128,11 @@ def url_facts(url: str) -> UrlFacts:
         decoded = decode_param(raw)
         if decoded is not None:
             params[name] = decoded
-    click_param = next((name for name in CLICK_ID_PARAMS if name in params), None)
+    click_param = None
+    for name in CLICK_ID_PARAMS:
+        if name in params:
+            click_param = name
+            break
     path_match = _PATH.match(url)
     return UrlFacts(
         host=host_of(url),

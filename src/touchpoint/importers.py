@@ -107,12 +107,15 @@ def _import(
                     on_bytes(count)
 
                 try:
-                    with per_file, store.staging(table) as staged:
+                    # Staging happens before the file's transaction opens: inside one,
+                    # DuckDB keeps every Arrow chunk it scanned alive until the commit.
+                    with store.staging(table) as staged:
                         load(staged, path, report, received_at, tell)
-                        landed = store.land(staged)
-                        store.insert_new(
-                            "rejects", [reject_rows(kind, report.rejects, received_at)]
-                        )
+                        with per_file:
+                            landed = store.land(staged)
+                            store.insert_new(
+                                "rejects", [reject_rows(kind, report.rejects, received_at)]
+                            )
                 except FileProblem as exc:
                     if strict:
                         raise

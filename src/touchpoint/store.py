@@ -147,19 +147,24 @@ class Store:
 
         One comparison with the existing rows per import, however many batches it
         was staged in. Among staged rows sharing a key, the lowest `_seq` wins.
+        The winners are chosen on the narrow key columns alone (an aggregate, which
+        spills to disk), so that ten million wide rows fit in `memory_limit`.
         Returns how many rows landed.
         """
         table = staged.table
         keys = RAW_KEYS[table]
         names = ", ".join(f'"{name}"' for name in RAW_TABLES[table].names)
-        join = " AND ".join(f"r.{k} IS NOT DISTINCT FROM n.{k}" for k in keys)
+        join = " AND ".join(f"r.{k} IS NOT DISTINCT FROM s.{k}" for k in keys)
         before = self.count(table)
         self.con.execute(
             f"""
             INSERT INTO {table} ({names})
-            SELECT {names} FROM {staged.name} AS n
-            WHERE NOT EXISTS (SELECT 1 FROM {table} AS r WHERE {join})
-            QUALIFY row_number() OVER (PARTITION BY {", ".join(keys)} ORDER BY _seq) = 1
+            SELECT {names} FROM {staged.name}
+            WHERE _seq IN (
+                SELECT min(_seq) FROM {staged.name} AS s
+                WHERE NOT EXISTS (SELECT 1 FROM {table} AS r WHERE {join})
+                GROUP BY {", ".join(keys)}
+            )
             """
         )
         return self.count(table) - before

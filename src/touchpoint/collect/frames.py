@@ -48,8 +48,7 @@ def encode_record(table: str, row: Mapping[str, Any]) -> bytes:
     Times (naive UTC datetimes, as raw tables keep them) are written as ISO 8601
     text to the microsecond, which msgspec does without a Python call per field.
     """
-    payload = b'{"table":' + _encoder.encode(table) + b',"row":' + _encoder.encode(row) + b"}"
-    return frame(payload)
+    return frame(_encoder.encode({"table": table, "row": row}))
 
 
 def decode_record(payload: bytes) -> tuple[str, dict[str, Any]]:

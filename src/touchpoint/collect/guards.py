@@ -68,13 +68,26 @@ class OriginPolicy:
     browser page and is let through; so is a page on the collector's own host.
     """
 
+    REMEMBER = 1024
+
     def __init__(self, domains: Iterable[str]):
         self.domains = tuple(d.strip().lower().lstrip(".") for d in domains if d.strip())
+        # Few pairs of Origin and Host send almost every request: each is judged once.
+        self._answers: dict[tuple[str, str | None], bool] = {}
 
     def allows(self, origin: str | None, host: str | None) -> bool:
         """Whether a request with this `Origin` and `Host` header may post events."""
         if origin is None:
             return True
+        key = (origin, host)
+        answer = self._answers.get(key)
+        if answer is None:
+            if len(self._answers) >= self.REMEMBER:
+                self._answers.clear()
+            answer = self._answers[key] = self._judge(origin, host)
+        return answer
+
+    def _judge(self, origin: str, host: str | None) -> bool:
         page_host = _origin_host(origin)
         if page_host is None:
             return False  # "null" (sandboxed frames, file: pages) and anything unreadable

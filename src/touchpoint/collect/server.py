@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import socket
 from collections.abc import Callable
 
@@ -66,6 +67,11 @@ def serve(settings: Settings, host: str, port: int, say: Callable[[str], None]) 
     # [salesforce] interval: sync Salesforce and build beside the server (touchpoint.sync.schedule).
     from touchpoint.sync.schedule import scheduled_sync
 
+    # What the imports built lives as long as the server: frozen, it is out of the garbage
+    # collector's way, and a full collection (every second or two under load) walks only
+    # what requests keep: a few ms instead of 60-120 ms that every request in flight waited.
+    gc.collect()
+    gc.freeze()
     # uvicorn re-raises Ctrl-C after its graceful shutdown; nothing is wrong then.
     with scheduled_sync(settings, say), contextlib.suppress(KeyboardInterrupt):
         uvicorn.Server(config).run(sockets=[sock])

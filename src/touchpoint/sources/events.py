@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from touchpoint.enrich import UTM_PARAMS, host_of, is_http_url, strip, url_facts
+from touchpoint.enrich import WHITESPACE, host_of, is_http_url, strip, url_facts
 from touchpoint.sources.records import (
     FileProblem,
     RecordError,
@@ -38,7 +38,7 @@ _VISITOR_ID = re.compile(VISITOR_ID)
 
 
 def _missing(value: Any) -> bool:
-    return value is None or (isinstance(value, str) and not strip(value))
+    return value is None or (isinstance(value, str) and not value.strip(WHITESPACE))
 
 
 def event_row(record: dict[str, Any], *, naive_is_utc: bool = False) -> dict[str, Any]:
@@ -61,19 +61,22 @@ def event_row(record: dict[str, Any], *, naive_is_utc: bool = False) -> dict[str
     if not isinstance(kind, str) or kind not in EVENT_TYPES:
         raise RecordError(f"type {kind!r} is not one of {', '.join(EVENT_TYPES)}")
     occurred_us = parse_time(record["occurred_at"], "occurred_at", naive_is_utc=naive_is_utc)
-    url = record["url"]
-    if not isinstance(url, str) or not is_http_url(strip(url)):
-        raise RecordError(f"url {url!r} is not an absolute http(s) URL")
-    url = strip(url)
+    given_url = record["url"]
+    if not isinstance(given_url, str) or not is_http_url(url := strip(given_url)):
+        raise RecordError(f"url {given_url!r} is not an absolute http(s) URL")
     facts = url_facts(url)
     if facts.host is None:
         raise RecordError(f"url {url!r} has no host")
-    texts = {}
+    texts: dict[str, str | None] = {}
     for name in OPTIONAL_TEXT:
         value = record.get(name)
-        if value is not None and not isinstance(value, str):
+        if value is None:
+            texts[name] = None
+        elif isinstance(value, str):
+            texts[name] = value.strip(WHITESPACE) or None  # `text_or_none`, inlined
+        else:
             raise RecordError(f"{name} must be a string")
-        texts[name] = text_or_none(value)
+    utm = facts.utm
     return {
         "event_id": _event_id(record.get("event_id"), visitor_id, kind, occurred_us, url),
         "visitor_id": visitor_id,
@@ -89,7 +92,12 @@ def event_row(record: dict[str, Any], *, naive_is_utc: bool = False) -> dict[str
         "page_host": facts.host,
         "page_path": facts.path,
         "referrer_host": host_of(texts["referrer"]),
-        **{name: facts.utm.get(name) for name in UTM_PARAMS},
+        # UTM_PARAMS, written out: this runs for every event the collector takes.
+        "utm_source": utm.get("utm_source"),
+        "utm_medium": utm.get("utm_medium"),
+        "utm_campaign": utm.get("utm_campaign"),
+        "utm_content": utm.get("utm_content"),
+        "utm_term": utm.get("utm_term"),
         "click_id": facts.click_id,
         "click_id_param": facts.click_id_param,
     }
@@ -97,18 +105,20 @@ def event_row(record: dict[str, Any], *, naive_is_utc: bool = False) -> dict[str
 
 def _event_id(value: Any, visitor_id: str, kind: str, occurred_us: int, url: str) -> str:
     """The event's own id, or (when it has none) a hash of visitor, type, time and url."""
-    if isinstance(value, bool) or not (value is None or isinstance(value, str | int)):
-        raise RecordError("event_id must be a string")
-    if isinstance(value, int):
-        if value not in _INT_RANGE:
-            raise RecordError("event_id is too large a number; send it as a string")
-        return str(value)
-    given = text_or_none(value)
-    if given is None:
+    if isinstance(value, str):
+        given = value.strip(WHITESPACE)
+        if len(given) > EVENT_ID_MAX:
+            raise RecordError(f"event_id must be at most {EVENT_ID_MAX} characters")
+        if given:
+            return given
+        value = None  # blank: as if there were none
+    if value is None:
         return stable_hash(visitor_id, kind, occurred_us, url)
-    if len(given) > EVENT_ID_MAX:
-        raise RecordError(f"event_id must be at most {EVENT_ID_MAX} characters")
-    return given
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise RecordError("event_id must be a string")
+    if value not in _INT_RANGE:
+        raise RecordError("event_id is too large a number; send it as a string")
+    return str(value)
 
 
 def _properties(value: Any) -> str | None:

@@ -14,18 +14,21 @@ import io
 import json
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
+import msgspec
 import pyarrow as pa
 
 from touchpoint.enrich import WHITESPACE
 from touchpoint.errors import TouchpointError
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_NAIVE_EPOCH = datetime(1970, 1, 1)
+_ONE_US = timedelta(microseconds=1)
 
 
 class RecordError(ValueError):
@@ -68,19 +71,27 @@ class RowBatches:
     def __init__(self, schema: pa.Schema, **fixed: Any):
         self.schema = schema
         self.fixed = fixed
-        self.columns: dict[str, list[Any]] = {name: [] for name in schema.names}
+        self.rows: list[dict[str, Any]] = []
 
     def __len__(self) -> int:
-        return len(self.columns[self.schema.names[0]])
+        return len(self.rows)
 
     def add(self, row: dict[str, Any]) -> None:
-        for name, values in self.columns.items():
-            values.append(row[name] if name in row else self.fixed.get(name))
+        # Rows are turned into columns in `take`, one column at a time: far
+        # cheaper than appending to every column for every row.
+        self.rows.append(row)
 
     def take(self) -> pa.Table:
-        table = pa.table(self.columns, schema=self.schema)
-        self.columns = {name: [] for name in self.schema.names}
-        return table
+        rows, self.rows = self.rows, []
+        present = set().union(*rows)
+        columns: dict[str, list[Any]] = {}
+        for name in self.schema.names:
+            default = self.fixed.get(name)
+            if name in present:
+                columns[name] = [row.get(name, default) for row in rows]
+            else:  # a column no row gives: the fixed value (or None) throughout
+                columns[name] = [default] * len(rows)
+        return pa.table(columns, schema=self.schema)
 
 
 def stable_hash(*parts: object) -> str:
@@ -88,7 +99,7 @@ def stable_hash(*parts: object) -> str:
 
     Not for security: a stable id that DuckDB and Spark can compute too.
     """
-    text = "\x1f".join("" if p is None else str(p) for p in parts)
+    text = "\x1f".join(["" if p is None else str(p) for p in parts])
     return hashlib.md5(text.encode("utf-8", "surrogatepass"), usedforsecurity=False).hexdigest()
 
 
@@ -122,40 +133,58 @@ def csv_records(
     fields) are rejected here and come through with record None. Empty cells
     are None.
     """
+    written: list[str] = []
+    # `writerow` hands the whole line to `write` in one call.
+    writer = csv.writer(_Appender(written.append), lineterminator="\r\n")
+    for line, fields, record in csv_rows(path, report):
+        writer.writerow(fields)
+        raw = written.pop()[:-2]
+        yield line, raw if record is not None else as_received(raw), record
+
+
+def csv_rows(
+    path: Path, report: ParseReport
+) -> Iterator[tuple[int, list[str], dict[str, Any] | None]]:
+    """(line number, fields, record) for each data row of a CSV file with a header.
+
+    As `csv_records`, for readers that need the raw row only for the records
+    they reject: `csv_line(fields)` writes it.
+    """
     with open_text(path) as handle:
         rows = csv.reader(handle)
         try:
             header = [name.strip() for name in next(rows)]
         except StopIteration:
             return
+        width = len(header)
         for row in rows:
-            if not any(cell.strip() for cell in row):
+            if not any(map(str.strip, row)):
                 continue
             line = rows.line_num
-            source = f"{path}:{line}"
-            raw = _csv_line(row)
-            bad_bytes = non_utf8_reason(raw)
+            # Undecodable bytes arrive as surrogate escapes, never ASCII.
+            bad_bytes = None if "".join(row).isascii() else non_utf8_reason(csv_line(row))
             if bad_bytes:
-                report.reject(source, as_received(raw), bad_bytes)
-                yield line, as_received(raw), None
+                report.reject(f"{path}:{line}", as_received(csv_line(row)), bad_bytes)
+                yield line, row, None
                 continue
-            if len(row) != len(header):
-                reason = f"row has {len(row)} fields, the header has {len(header)}"
-                report.reject(source, raw, reason)
-                yield line, raw, None
+            if len(row) != width:
+                reason = f"row has {len(row)} fields, the header has {width}"
+                report.reject(f"{path}:{line}", csv_line(row), reason)
+                yield line, row, None
                 continue
-            yield (
-                line,
-                raw,
-                dict(zip(header, (value if value != "" else None for value in row), strict=True)),
-            )
+            yield line, row, {name: value or None for name, value in zip(header, row, strict=True)}
 
 
-def _csv_line(row: list[str]) -> str:
+def csv_line(row: list[str]) -> str:
     """A row written back as one CSV record (fields with line breaks stay quoted)."""
     out = io.StringIO()
     csv.writer(out, lineterminator="\r\n").writerow(row)
     return out.getvalue().removesuffix("\r\n")
+
+
+@dataclass(frozen=True, slots=True)
+class _Appender:
+    write: Callable[[str], Any]
 
 
 def empty_file(path: Path) -> FileProblem:
@@ -180,13 +209,12 @@ def as_received(text: str) -> str:
 
 def to_us(moment: datetime) -> int:
     """Whole microseconds since the epoch of an aware datetime (exact, no float)."""
-    delta = moment - EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+    return (moment - EPOCH) // _ONE_US
 
 
 def from_us(us: int) -> datetime:
     """The naive UTC datetime of epoch microseconds (how raw tables keep times)."""
-    return datetime(1970, 1, 1) + timedelta(microseconds=us)
+    return _NAIVE_EPOCH + timedelta(microseconds=us)
 
 
 # Times are read by the same rules in Python and in SQL (see events_bulk.py).
@@ -217,6 +245,27 @@ def parse_time(value: Any, field_name: str, *, naive_is_utc: bool = False) -> in
     >>> parse_time(1772644620000, "occurred_at")
     1772644620000000
     """
+    if isinstance(value, str):  # the usual case first
+        text = value.strip(WHITESPACE)
+        if not text:
+            raise RecordError(f"{field_name} is missing")
+        # No text matches more than one of these patterns.
+        if _RFC3339.fullmatch(text):
+            try:
+                moment = datetime.fromisoformat(text)
+            except ValueError:
+                raise RecordError(f"{field_name} {value!r} is not a valid date and time") from None
+            return _in_range(to_us(moment), field_name, text)
+        if _INTEGER.fullmatch(text):
+            return _epoch_ms(int(text) * 1000, int(text), field_name)
+        if _DECIMAL.fullmatch(text):
+            return _epoch_ms(round(float(text) * 1000), float(text), field_name)
+        if _NAIVE_TIME.fullmatch(text):
+            raise RecordError(f"{field_name} {value!r} has no UTC offset; add Z or one like +01:00")
+        raise RecordError(
+            f"{field_name} {value!r} is not an RFC 3339 time (like 2026-03-04T12:17:00Z) "
+            "or epoch milliseconds"
+        )
     if value is None:
         raise RecordError(f"{field_name} is missing")
     if isinstance(value, bool):
@@ -233,27 +282,7 @@ def parse_time(value: Any, field_name: str, *, naive_is_utc: bool = False) -> in
                 raise RecordError(f"{field_name} {value.isoformat()} has no UTC offset")
             value = value.replace(tzinfo=UTC)
         return _in_range(to_us(value), field_name, value.isoformat())
-    if not isinstance(value, str):
-        raise RecordError(f"{field_name} must be a time, not {type(value).__name__}")
-    text = value.strip(WHITESPACE)
-    if not text:
-        raise RecordError(f"{field_name} is missing")
-    if _INTEGER.fullmatch(text):
-        return _epoch_ms(int(text) * 1000, int(text), field_name)
-    if _DECIMAL.fullmatch(text):
-        return _epoch_ms(round(float(text) * 1000), float(text), field_name)
-    if _RFC3339.fullmatch(text):
-        try:
-            moment = datetime.fromisoformat(text)
-        except ValueError:
-            raise RecordError(f"{field_name} {value!r} is not a valid date and time") from None
-        return _in_range(to_us(moment), field_name, text)
-    if _NAIVE_TIME.fullmatch(text):
-        raise RecordError(f"{field_name} {value!r} has no UTC offset; add Z or one like +01:00")
-    raise RecordError(
-        f"{field_name} {value!r} is not an RFC 3339 time (like 2026-03-04T12:17:00Z) "
-        "or epoch milliseconds"
-    )
+    raise RecordError(f"{field_name} must be a time, not {type(value).__name__}")
 
 
 def _epoch_ms(us: int, shown: int | float, field_name: str) -> int:
@@ -270,7 +299,35 @@ def _in_range(us: int, field_name: str, shown: str) -> int:
 
 def compact_json(record: Any) -> str:
     """A record as one line of JSON, keys in the order received."""
-    return json.dumps(record, ensure_ascii=False, separators=(",", ":"), default=str)
+    if _is_flat_text(record):
+        try:
+            # msgspec writes text exactly as `json.dumps` does here, many times faster.
+            return _MSGSPEC_JSON(record).decode()
+        except UnicodeEncodeError:  # a lone surrogate: json.dumps writes it as is
+            pass
+    return _COMPACT_JSON(record)
+
+
+def sorted_json(record: Any) -> str:
+    """A record as `json.dumps(record, sort_keys=True, default=str)` writes it (records' hashes)."""
+    return _SORTED_JSON(record)
+
+
+# What json.dumps does with these arguments, without making an encoder per call.
+_COMPACT_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str).encode
+_SORTED_JSON = json.JSONEncoder(sort_keys=True, default=str).encode
+_MSGSPEC_JSON = msgspec.json.Encoder().encode
+_TEXT_TYPES = frozenset((str, type(None)))
+_STR_TYPE = frozenset((str,))
+
+
+def _is_flat_text(record: Any) -> bool:
+    """Whether a record is a dict of text keys to text or None, as CSV rows are."""
+    return (
+        type(record) is dict
+        and _TEXT_TYPES.issuperset(map(type, record.values()))
+        and _STR_TYPE.issuperset(map(type, record))
+    )
 
 
 def text_or_none(value: Any) -> str | None:

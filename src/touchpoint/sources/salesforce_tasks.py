@@ -9,7 +9,8 @@ so import order never matters, and `IsDeleted = true` removes the call.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import math
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,12 +24,14 @@ from touchpoint.sources.records import (
     RecordError,
     RowBatches,
     compact_json,
-    csv_records,
+    csv_line,
+    csv_rows,
     empty_file,
     from_us,
     non_utf8_reason,
     open_text,
     parse_time,
+    sorted_json,
     stable_hash,
     text_or_none,
 )
@@ -69,7 +72,9 @@ def salesforce_id18(value: str) -> str:
 
 
 def _sf_id(record: dict[str, Any], name: str, *, required: bool = False) -> str | None:
-    value = text_or_none(record.get(name))
+    value = record.get(name)
+    if value is not None:  # absent, as most optional ids are: nothing to clean
+        value = text_or_none(value)
     if value is None:
         if required:
             raise RecordError(f"missing required field {name}")
@@ -99,26 +104,32 @@ def _seconds(record: dict[str, Any], name: str) -> int | None:
         number = float(value)
     except (TypeError, ValueError):
         raise RecordError(f"{name} {value!r} is not a number of seconds") from None
-    if number < 0 or number != int(number):
+    if not math.isfinite(number) or number < 0 or number != int(number):
         raise RecordError(f"{name} {value!r} is not a whole, non-negative number of seconds")
+    if number >= 2**63:
+        raise RecordError(f"{name} {value!r} is too large a number of seconds")
     return int(number)
+
+
+def _time(record: dict[str, Any], name: str) -> int | None:
+    value = record.get(name)
+    if value is None or not text_or_none(value):
+        return None
+    return parse_time(value, name)
 
 
 def task_row(record: dict[str, Any], settings: Settings) -> dict[str, Any]:
     """The raw-calls row of one Task record, or `RecordError` saying what is wrong."""
     fields = settings.salesforce
     call_id = _sf_id(record, "Id", required=True)
-    if text_or_none(record.get("CreatedDate")) is None:
+    created_us = _time(record, "CreatedDate")
+    if created_us is None:
         raise RecordError("missing required field CreatedDate")
-    created_us = parse_time(record["CreatedDate"], "CreatedDate")
+    # Times are never 0 (1990-2199 only), so `or` falls through only on blanks.
     called_us = created_us
-    if fields.call_time_field and text_or_none(record.get(fields.call_time_field)):
-        called_us = parse_time(record[fields.call_time_field], fields.call_time_field)
-    version_us = created_us
-    for name in ("LastModifiedDate", "SystemModstamp"):
-        if text_or_none(record.get(name)):
-            version_us = parse_time(record[name], name)
-            break
+    if fields.call_time_field:
+        called_us = _time(record, fields.call_time_field) or created_us
+    version_us = _time(record, "LastModifiedDate") or _time(record, "SystemModstamp") or created_us
     region = settings.phone.default_region
     raw_number = record.get(fields.caller_number_field) if fields.caller_number_field else None
     tracking = record.get(fields.tracking_number_field) if fields.tracking_number_field else None
@@ -141,7 +152,7 @@ def task_row(record: dict[str, Any], settings: Settings) -> dict[str, Any]:
         "is_deleted": _flag(record, "IsDeleted"),
         "version_us": version_us,
         "record": as_json,
-        "record_hash": stable_hash(SOURCE_SYSTEM, json.dumps(record, sort_keys=True, default=str)),
+        "record_hash": stable_hash(SOURCE_SYSTEM, sorted_json(record)),
     }
 
 
@@ -161,19 +172,30 @@ def read_tasks(
     path: Path, fmt: str, settings: Settings, report: ParseReport, batches: RowBatches
 ) -> Iterator[pa.Table]:
     """Arrow tables of the good Task rows in a `salesforce-csv` or `salesforce-json` file."""
-    records = _csv_tasks(path, report) if fmt == "salesforce-csv" else _json_tasks(path, report)
-    known = known_fields(settings)
+    # Where a record came from and its raw text are only needed for the few
+    # records rejected, so they are worked out then.
+    records: Iterator[tuple[Any, Any, dict[str, Any] | None]]
+    origin: Callable[[Path, Any, Any], tuple[str, str]]
+    if fmt == "salesforce-csv":
+        records = csv_rows(path, report)
+        origin = _csv_origin
+    else:
+        records = _json_tasks(path, report)
+        origin = _json_origin
+    known = known_fields(settings) | {"attributes"}
     unknown: set[str] = set()
-    for source, raw, record in records:
+    for place, received, record in records:
         report.seen += 1
         if record is None:
             continue
-        unknown.update(key for key in record if key not in known and key != "attributes")
+        if not known.issuperset(record):
+            unknown |= record.keys() - known
         try:
-            batches.add(task_row(record, settings))
+            row = task_row(record, settings)
         except RecordError as exc:
-            report.reject(source, raw, str(exc))
+            report.reject(*origin(path, place, received), str(exc))
             continue
+        batches.add(row)
         if len(batches) >= BATCH_ROWS:
             yield batches.take()
     if len(batches):
@@ -187,14 +209,17 @@ def read_tasks(
         )
 
 
-def _csv_tasks(path: Path, report: ParseReport) -> Iterator[tuple[str, str, dict[str, Any] | None]]:
-    for line, raw, record in csv_records(path, report):
-        yield f"{path}:{line}", raw, record
+def _csv_origin(path: Path, line: int, fields: list[str]) -> tuple[str, str]:
+    return f"{path}:{line}", csv_line(fields)
+
+
+def _json_origin(path: Path, index: int, item: Any) -> tuple[str, str]:
+    return f"{path}:records[{index}]", compact_json(item)
 
 
 def _json_tasks(
     path: Path, report: ParseReport
-) -> Iterator[tuple[str, str, dict[str, Any] | None]]:
+) -> Iterator[tuple[int, Any, dict[str, Any] | None]]:
     with open_text(path) as handle:
         text = handle.read()
     if not text.strip():
@@ -212,11 +237,23 @@ def _json_tasks(
         items = document
     else:
         raise FileProblem(f'{path} is not a Salesforce query result: expected {{"records": [...]}}')
+    escapes = "\\ud" in text.lower()  # only then can a string hold a lone surrogate
     for index, item in enumerate(items):
-        source = f"{path}:records[{index}]"
-        raw = compact_json(item)
         if not isinstance(item, dict):
-            report.reject(source, raw, "not a JSON object")
-            yield source, raw, None
+            report.reject(*_json_origin(path, index, item), "not a JSON object")
+            yield index, item, None
+        elif escapes and _lone_surrogate(item):
+            source = f"{path}:records[{index}]"
+            reason = "a string holds a lone UTF-16 surrogate escape (\\ud800-\\udfff), not text"
+            report.reject(source, json.dumps(item), reason)  # escaped, so it can be stored
+            yield index, item, None
         else:
-            yield source, raw, item
+            yield index, item, item
+
+
+def _lone_surrogate(item: dict[str, Any]) -> bool:
+    try:
+        compact_json(item).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
