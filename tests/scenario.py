@@ -302,7 +302,7 @@ def _belongs(row: dict[str, Any], prefix: str, call_ids: set[str], crm_ids: set[
 
 def _crm_ids(case: Case) -> set[str]:
     """Every Salesforce id a case's CRM files name (18-character form)."""
-    from touchpoint.sources.salesforce_tasks import salesforce_id18
+    from touchpoint.sources.salesforce_fields import salesforce_id18
 
     ids = set()
     for text in case.crm.values():

@@ -25,7 +25,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from touchpoint.config import Settings
 from touchpoint.demo import DemoCall, World
-from touchpoint.sources.salesforce_tasks import salesforce_id18
+from touchpoint.sources.salesforce_fields import salesforce_id18
 from touchpoint.sources.signatures import (
     callrail_signature,
     ctm_signature,

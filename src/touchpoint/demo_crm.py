@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from touchpoint.demo import World
-from touchpoint.sources.salesforce_tasks import salesforce_id18
+from touchpoint.sources.salesforce_fields import salesforce_id18
 
 # What a plumbing company sells, with the range of its price.
 SERVICES = (

@@ -146,7 +146,8 @@ def url_facts(url: str) -> UrlFacts:
 # -- the same rules in DuckDB SQL ---------------------------------------------
 
 
-def _sql_string(text: str) -> str:
+def sql_string(text: str) -> str:
+    """A SQL string literal of `text`."""
     return "'" + text.replace("'", "''") + "'"
 
 
@@ -157,14 +158,14 @@ AUTHORITY = r"^[A-Za-z][A-Za-z0-9+.-]*://([^/?#]*)"
 def sql_strip(expr: str) -> str:
     """SQL for `strip`: trims only values that need it (most do not, and trim copies)."""
     return (
-        f"CASE WHEN regexp_matches({expr}, {_sql_string(_SQL_EDGE_SPACE)}) "
-        f"THEN trim({expr}, {_sql_string(WHITESPACE)}) ELSE {expr} END"
+        f"CASE WHEN regexp_matches({expr}, {sql_string(_SQL_EDGE_SPACE)}) "
+        f"THEN trim({expr}, {sql_string(WHITESPACE)}) ELSE {expr} END"
     )
 
 
 def sql_authority(expr: str) -> str:
     """SQL for the part of a URL between `scheme://` and the path ('' when none)."""
-    return f"regexp_extract({expr}, {_sql_string(AUTHORITY)}, 1)"
+    return f"regexp_extract({expr}, {sql_string(AUTHORITY)}, 1)"
 
 
 def sql_after_userinfo(authority: str) -> str:
@@ -190,21 +191,21 @@ def sql_host_of(rest: str) -> str:
 
 
 def sql_path(expr: str) -> str:
-    return f"coalesce(nullif(regexp_extract({expr}, {_sql_string(PATH)}, 1), ''), '/')"
+    return f"coalesce(nullif(regexp_extract({expr}, {sql_string(PATH)}, 1), ''), '/')"
 
 
 def sql_query(expr: str) -> str:
     """SQL for the `&`-prefixed query string of a URL ('' when it has none)."""
-    return f"CASE WHEN regexp_matches({expr}, {_sql_string(QUERY)}) THEN '&' || regexp_extract({expr}, {_sql_string(QUERY)}, 1) ELSE '' END"
+    return f"CASE WHEN regexp_matches({expr}, {sql_string(QUERY)}) THEN '&' || regexp_extract({expr}, {sql_string(QUERY)}, 1) ELSE '' END"
 
 
 def sql_param(query: str, name: str) -> str:
     """SQL for the decoded value of parameter `name` in an `&`-prefixed query."""
-    raw = f"regexp_extract({query}, {_sql_string(param_regex(name))}, 1)"
+    raw = f"regexp_extract({query}, {sql_string(param_regex(name))}, 1)"
     spaced = f"replace({raw}, '+', ' ')"
     decoded = f"coalesce(try(url_decode({spaced})), {raw})"
-    return f"nullif(trim({decoded}, {_sql_string(WHITESPACE)}), '')"
+    return f"nullif(trim({decoded}, {sql_string(WHITESPACE)}), '')"
 
 
 def sql_is_http_url(expr: str) -> str:
-    return f"regexp_matches({expr}, {_sql_string(HTTP_URL)})"
+    return f"regexp_matches({expr}, {sql_string(HTTP_URL)})"

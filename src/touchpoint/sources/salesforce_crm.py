@@ -37,7 +37,7 @@ from touchpoint.sources.records import (
     text_or_none,
     to_us,
 )
-from touchpoint.sources.salesforce_tasks import salesforce_id18
+from touchpoint.sources.salesforce_fields import field, flag, sf_id
 
 SOURCE_SYSTEM = "salesforce"
 BATCH_ROWS = 50_000
@@ -80,40 +80,6 @@ FIELDS: dict[str, tuple[str, ...]] = {
 }
 KINDS = tuple(FIELDS)
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-
-
-def field(record: dict[str, Any], name: str) -> Any:
-    """A field by API name; `Campaign.Name` also as the nested object a REST result holds."""
-    if name in record:
-        return record[name]
-    parent, _, child = name.partition(".")
-    nested = record.get(parent) if child else None
-    return nested.get(child) if isinstance(nested, dict) else None
-
-
-def sf_id(record: dict[str, Any], name: str, *, required: bool = False) -> str | None:
-    """A Salesforce id field in its 18-character form (None when blank)."""
-    value = text_or_none(field(record, name))
-    if value is None:
-        if required:
-            raise RecordError(f"missing required field {name}")
-        return None
-    if len(value) not in (15, 18) or not value.isalnum():
-        raise RecordError(f"{name} {value!r} is not a Salesforce id (15 or 18 letters and digits)")
-    return salesforce_id18(value)
-
-
-def flag(record: dict[str, Any], name: str) -> bool:
-    """A checkbox field: true/false, 1/0, yes/no (blank is false)."""
-    value = field(record, name)
-    if value is None or isinstance(value, bool):
-        return bool(value)
-    text = str(value).strip().lower()
-    if text in ("true", "1", "yes"):
-        return True
-    if text in ("false", "0", "no", ""):
-        return False
-    raise RecordError(f"{name} {value!r} is not true or false")
 
 
 def amount(record: dict[str, Any], name: str) -> float | None:

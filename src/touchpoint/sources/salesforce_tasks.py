@@ -35,6 +35,7 @@ from touchpoint.sources.records import (
     stable_hash,
     text_or_none,
 )
+from touchpoint.sources.salesforce_fields import flag, sf_id
 
 SOURCE_SYSTEM = "salesforce"
 BATCH_ROWS = 50_000
@@ -52,48 +53,6 @@ TASK_FIELDS = (
     "LastModifiedDate",
     "SystemModstamp",
 )
-_ID_SUFFIX = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
-
-
-def salesforce_id18(value: str) -> str:
-    """The 18-character, case-safe form of a Salesforce id (15-character ids gain a suffix).
-
-    >>> salesforce_id18("00T5e00000ABcdE")
-    '00T5e00000ABcdEEAT'
-    """
-    if len(value) != 15:
-        return value
-    suffix = ""
-    for start in (0, 5, 10):
-        chunk = value[start : start + 5]
-        bits = sum(1 << i for i, char in enumerate(chunk) if "A" <= char <= "Z")
-        suffix += _ID_SUFFIX[bits]
-    return value + suffix
-
-
-def _sf_id(record: dict[str, Any], name: str, *, required: bool = False) -> str | None:
-    value = record.get(name)
-    if value is not None:  # absent, as most optional ids are: nothing to clean
-        value = text_or_none(value)
-    if value is None:
-        if required:
-            raise RecordError(f"missing required field {name}")
-        return None
-    if len(value) not in (15, 18) or not value.isalnum():
-        raise RecordError(f"{name} {value!r} is not a Salesforce id (15 or 18 letters and digits)")
-    return salesforce_id18(value)
-
-
-def _flag(record: dict[str, Any], name: str) -> bool:
-    value = record.get(name)
-    if value is None or isinstance(value, bool):
-        return bool(value)
-    text = str(value).strip().lower()
-    if text in ("true", "1", "yes"):
-        return True
-    if text in ("false", "0", "no", ""):
-        return False
-    raise RecordError(f"{name} {value!r} is not true or false")
 
 
 def _seconds(record: dict[str, Any], name: str) -> int | None:
@@ -121,7 +80,7 @@ def _time(record: dict[str, Any], name: str) -> int | None:
 def task_row(record: dict[str, Any], settings: Settings) -> dict[str, Any]:
     """The raw-calls row of one Task record, or `RecordError` saying what is wrong."""
     fields = settings.salesforce
-    call_id = _sf_id(record, "Id", required=True)
+    call_id = sf_id(record, "Id", required=True)
     created_us = _time(record, "CreatedDate")
     if created_us is None:
         raise RecordError("missing required field CreatedDate")
@@ -146,10 +105,10 @@ def task_row(record: dict[str, Any], settings: Settings) -> dict[str, Any]:
         "caller_number": to_e164(text_or_none(raw_number), region),
         "tracking_number": to_e164(text_or_none(tracking), region),
         "duration_s": _seconds(record, "CallDurationInSeconds"),
-        "who_id": _sf_id(record, "WhoId"),
-        "what_id": _sf_id(record, "WhatId"),
+        "who_id": sf_id(record, "WhoId"),
+        "what_id": sf_id(record, "WhatId"),
         "call_type": text_or_none(record.get("CallType")),
-        "is_deleted": _flag(record, "IsDeleted"),
+        "is_deleted": flag(record, "IsDeleted"),
         "version_us": version_us,
         "record": as_json,
         "record_hash": stable_hash(SOURCE_SYSTEM, sorted_json(record)),

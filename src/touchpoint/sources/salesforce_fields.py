@@ -1,0 +1,59 @@
+"""Salesforce field values as every Salesforce reader needs them: ids, checkboxes, lookups."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from touchpoint.sources.records import RecordError, text_or_none
+
+_ID_SUFFIX = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
+
+
+def salesforce_id18(value: str) -> str:
+    """The 18-character, case-safe form of a Salesforce id (15-character ids gain a suffix).
+
+    >>> salesforce_id18("00T5e00000ABcdE")
+    '00T5e00000ABcdEEAT'
+    """
+    if len(value) != 15:
+        return value
+    suffix = ""
+    for start in (0, 5, 10):
+        chunk = value[start : start + 5]
+        bits = sum(1 << i for i, char in enumerate(chunk) if "A" <= char <= "Z")
+        suffix += _ID_SUFFIX[bits]
+    return value + suffix
+
+
+def field(record: dict[str, Any], name: str) -> Any:
+    """A field by API name; `Campaign.Name` also as the nested object a REST result holds."""
+    if name in record:
+        return record[name]
+    parent, _, child = name.partition(".")
+    nested = record.get(parent) if child else None
+    return nested.get(child) if isinstance(nested, dict) else None
+
+
+def sf_id(record: dict[str, Any], name: str, *, required: bool = False) -> str | None:
+    """A Salesforce id field in its 18-character form (None when blank)."""
+    value = text_or_none(field(record, name))
+    if value is None:
+        if required:
+            raise RecordError(f"missing required field {name}")
+        return None
+    if len(value) not in (15, 18) or not value.isalnum():
+        raise RecordError(f"{name} {value!r} is not a Salesforce id (15 or 18 letters and digits)")
+    return salesforce_id18(value)
+
+
+def flag(record: dict[str, Any], name: str) -> bool:
+    """A checkbox field: true/false, 1/0, yes/no (blank is false)."""
+    value = field(record, name)
+    if value is None or isinstance(value, bool):
+        return bool(value)
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes"):
+        return True
+    if text in ("false", "0", "no", ""):
+        return False
+    raise RecordError(f"{name} {value!r} is not true or false")
