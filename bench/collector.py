@@ -95,7 +95,7 @@ WEBHOOK_BODIES = 20_000
 
 def write_webhooks(path: Path) -> None:
     """Signed CallRail post-call bodies, each a different call, one per line."""
-    from touchpoint.sources.signatures import callrail_signature
+    from touchpoint.sources.vendors.signatures import callrail_signature
 
     call = json.loads((ROOT / "tests/fixtures/vendors/callrail-post-call.json").read_text())
     with path.open("w") as handle:

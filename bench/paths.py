@@ -29,8 +29,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from touchpoint.attribution import markov
-from touchpoint.attribution.paths import attribute_paths, markov_credit, read_paths
+from touchpoint.stages.attribution import markov
+from touchpoint.stages.attribution.paths import attribute_paths, markov_credit, read_paths
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "PathData.csv"
 
@@ -100,7 +100,7 @@ def our_removal_effects(path: Path) -> tuple[dict[str, float], dict[str, float]]
         on_value.update(effects.value)
         return effects
 
-    import touchpoint.attribution.paths as paths_module
+    import touchpoint.stages.attribution.paths as paths_module
 
     paths_module.removal_effects = keep
     try:

@@ -95,6 +95,6 @@ def spark(tmp_path_factory: pytest.TempPathFactory):
 @pytest.fixture(scope="session")
 def report_world(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The demo world plus a hostile visitor, built once for the tests that only read it."""
-    from report_world import build_world
+    from support.report_world import build_world
 
     return build_world(tmp_path_factory.mktemp("report-world"))

@@ -52,7 +52,7 @@ def test_build_prints_its_stages(built):
     result = built("build", "--json")
     summary = json.loads(result.stdout)
     assert summary["rows"]["calls"] == 3
-    # The collector's intake log is loaded first (touchpoint.collect.intake).
+    # The collector's intake log is loaded first (touchpoint.build.intake).
     assert [s["stage"] for s in summary["stages"]][:4] == [
         "intake",
         "referrers",

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
+from support.paths import ROOT
 from touchpoint.console import settings_markdown
-
-ROOT = Path(__file__).parent.parent
 
 
 def test_the_settings_table_in_the_docs_is_current() -> None:

@@ -158,7 +158,7 @@ def build_command(
     ] = "duckdb",
 ) -> None:
     """Run every stage and publish the results atomically."""
-    from touchpoint.build import build, build_steps
+    from touchpoint.build.build import build, build_steps
 
     c = _ctx(ctx)
     with console.stage_progress(c.quiet or as_json, build_steps(engine)) as on_stage:
@@ -196,7 +196,7 @@ def export_command(
     ] = None,
 ) -> None:
     """Write a result table, values verbatim."""
-    from touchpoint.export import export_table
+    from touchpoint.report.export import export_table
 
     c = _ctx(ctx)
     rows = export_table(c.settings(), table, fmt, output)
@@ -217,7 +217,7 @@ def attribute_paths_command(
     order: Annotated[int, typer.Option("--order", min=1, max=4, help="Markov model order.")] = 1,
 ) -> None:
     """Attribute aggregated channel paths; CSV channel,model,conversions,value on stdout."""
-    from touchpoint.attribution.paths import attribute_paths_file
+    from touchpoint.stages.attribution.paths import attribute_paths_file
 
     attribute_paths_file(path, models, sys.stdout, order)
 
@@ -229,7 +229,7 @@ def explain_call_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print the explanation as JSON.")] = False,
 ) -> None:
     """Why a call merged with a web session, or why not."""
-    from touchpoint.explain import explain_call
+    from touchpoint.report.explain import explain_call
 
     c = _ctx(ctx)
     for explanation in explain_call(c.settings(), call_id):
@@ -257,7 +257,7 @@ def report_command(
     as_json: JsonFlag = False,
 ) -> None:
     """Summarise the latest build: tables here, JSON, or one HTML page (--html)."""
-    from touchpoint.report import read_report
+    from touchpoint.report.reader import read_report
 
     c = _ctx(ctx)
     settings = c.settings()
@@ -286,7 +286,7 @@ def serve_command(
     ] = 8000,
 ) -> None:
     """Serve the tracking snippet and collect events (never writes the store)."""
-    from touchpoint.collect.server import serve
+    from touchpoint.serve import serve
 
     c = _ctx(ctx)
     serve(c.settings(), host, port, say=console.note)
@@ -330,7 +330,7 @@ def demo_command(
     ] = False,
 ) -> None:
     """Run a realistic demo end to end on its own database, then serve its dashboard."""
-    from touchpoint.demo import run_demo
+    from touchpoint.demo.world import run_demo
 
     c = _ctx(ctx)
     score = run_demo(

@@ -32,10 +32,10 @@ from touchpoint.config import Settings, describe_settings
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from touchpoint.build import BuildResult
-    from touchpoint.demo import DemoScore
-    from touchpoint.demo_calls import Delivery
-    from touchpoint.demo_intake import Played
+    from touchpoint.build.build import BuildResult
+    from touchpoint.demo.calls import Delivery
+    from touchpoint.demo.intake import Played
+    from touchpoint.demo.world import DemoScore
     from touchpoint.importers import ImportResult
     from touchpoint.sync.salesforce import SyncResult
 
@@ -363,7 +363,7 @@ def demo_summary(
     """What the demo did and how close touchpoint came to the truth."""
     from collections import Counter
 
-    from touchpoint.merge import OUTCOMES
+    from touchpoint.stages.merge import OUTCOMES
 
     hooks = ", ".join(f"{name} {played.calls[kind]:,}" for kind, name in VENDOR_NAMES.items())
     out.print(

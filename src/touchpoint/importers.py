@@ -19,9 +19,11 @@ from touchpoint.config import Settings
 from touchpoint.errors import TouchpointError
 from touchpoint.schema import CRM_TABLES, RAW_CALLS, RAW_TABLES, REJECTS
 from touchpoint.sources import events as event_files
-from touchpoint.sources import salesforce_crm, salesforce_tasks, vendor_files
 from touchpoint.sources.events_bulk import import_event_file
 from touchpoint.sources.records import FileProblem, ParseReport, Reject, RowBatches, stable_hash
+from touchpoint.sources.salesforce import crm as salesforce_crm
+from touchpoint.sources.salesforce import tasks as salesforce_tasks
+from touchpoint.sources.vendors import files as vendor_files
 from touchpoint.store import Staging, Store
 
 CALL_FORMATS = ("salesforce-csv", "salesforce-json", *vendor_files.VENDOR_FORMATS)

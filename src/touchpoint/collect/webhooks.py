@@ -37,7 +37,7 @@ from touchpoint.collect.frames import encode_record
 from touchpoint.collect.guards import RateLimiter
 from touchpoint.config import Settings
 from touchpoint.sources.records import RecordError, stable_hash, to_us
-from touchpoint.sources.signatures import (
+from touchpoint.sources.vendors.signatures import (
     CALLRAIL_HEADER,
     CTM_HEADER,
     CTM_TIME_HEADER,
@@ -51,8 +51,8 @@ from touchpoint.sources.signatures import (
     verify_ctm,
     verify_twilio,
 )
-from touchpoint.sources.twilio_status import form_fields
-from touchpoint.sources.webhook_bodies import WebhookRows, webhook_rows
+from touchpoint.sources.vendors.twilio import form_fields
+from touchpoint.sources.vendors.webhooks import WebhookRows, webhook_rows
 
 REJECT_KIND = "calls"  # rejects of webhooks sit beside those of `import calls`
 

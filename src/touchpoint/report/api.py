@@ -19,11 +19,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, Router
 from starlette.types import Receive, Scope, Send
 
-from touchpoint.attribution.rows import MODELS
 from touchpoint.config import Settings
 from touchpoint.errors import TouchpointError
-from touchpoint.explain import calls_with_id, explain_calls
-from touchpoint.report import (
+from touchpoint.report.explain import calls_with_id, explain_calls
+from touchpoint.report.openapi import openapi_document
+from touchpoint.report.reader import (
     DEFAULT_PEOPLE,
     DEFAULT_UNMERGED,
     DEFAULT_WEEKS,
@@ -34,14 +34,14 @@ from touchpoint.report import (
     reading,
     unmerged,
 )
-from touchpoint.report.models import (
+from touchpoint.report.records import (
     CallExplanationRecord,
     CallExplanations,
     CallsByChannel,
     People,
     WeeklyTrend,
 )
-from touchpoint.report.openapi import openapi_document
+from touchpoint.stages.attribution.rows import MODELS
 from touchpoint.store import current_snapshot_path
 
 NO_STORE = {"Cache-Control": "no-store"}

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import duckdb
 
-from touchpoint.attribution.rows import LEAD_MODELS, MODELS
 from touchpoint.errors import TouchpointError
 from touchpoint.report.labels import MODEL_LABELS
-from touchpoint.report.models import ChannelCredit, ModelComparison, ModelCredit
 from touchpoint.report.queries import has_columns, rows, scalar
+from touchpoint.report.records import ChannelCredit, ModelComparison, ModelCredit
+from touchpoint.stages.attribution.rows import LEAD_MODELS, MODELS
 
 PREFERRED_MODEL = "w_shaped"
 LEAD_FALLBACK_MODEL = "u_shaped"

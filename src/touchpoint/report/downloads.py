@@ -14,9 +14,9 @@ import io
 from collections.abc import Iterable, Sequence
 from urllib.parse import quote
 
-from touchpoint.merge import OUTCOMES
 from touchpoint.report.labels import MODEL_LABELS
-from touchpoint.report.models import Report
+from touchpoint.report.records import Report
+from touchpoint.stages.merge import OUTCOMES
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 

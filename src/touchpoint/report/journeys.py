@@ -7,8 +7,8 @@ from typing import Any
 
 import duckdb
 
-from touchpoint.report.models import Journey, JourneyConversion, JourneyTouch, PersonRef
 from touchpoint.report.queries import has_columns, iso_utc, rows
+from touchpoint.report.records import Journey, JourneyConversion, JourneyTouch, PersonRef
 
 
 def notable_people(con: duckdb.DuckDBPyConnection, model: str, limit: int) -> list[PersonRef]:

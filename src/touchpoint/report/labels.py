@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
-from touchpoint.merge import MERGED, NO_SESSION, NO_VISITOR_ID, OUTSIDE_WINDOW
+from touchpoint.stages.merge import MERGED, NO_SESSION, NO_VISITOR_ID, OUTSIDE_WINDOW
 
 NO_TOUCHPOINT = "(no touchpoint)"
 

@@ -8,9 +8,9 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from touchpoint.attribution.rows import MODELS
-from touchpoint.report import models as m
+from touchpoint.report import records as m
 from touchpoint.report.unmerged import UNMERGED
+from touchpoint.stages.attribution.rows import MODELS
 
 MODEL = {
     "name": "model",

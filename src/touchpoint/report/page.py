@@ -28,7 +28,6 @@ import jinja2
 from markupsafe import Markup
 
 from touchpoint.errors import TouchpointError
-from touchpoint.merge import OUTCOMES
 from touchpoint.report.downloads import data_uri, report_downloads
 from touchpoint.report.labels import (
     MODEL_LABELS,
@@ -36,8 +35,9 @@ from touchpoint.report.labels import (
     OUTCOME_LABELS,
     channel_color,
 )
-from touchpoint.report.models import Journey, Report
+from touchpoint.report.records import Journey, Report
 from touchpoint.report.terminal import count, money
+from touchpoint.stages.merge import OUTCOMES
 
 MEASURES = (
     ("won_revenue", "Won"),

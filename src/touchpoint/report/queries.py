@@ -16,10 +16,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import duckdb
 
 from touchpoint.errors import TouchpointError
-from touchpoint.explain import MergeRule
-from touchpoint.merge import MERGED, NO_SESSION, NO_VISITOR_ID, OUTCOMES, OUTSIDE_WINDOW
+from touchpoint.report.explain import MergeRule
 from touchpoint.report.labels import NO_TOUCHPOINT, outcome_reason
-from touchpoint.report.models import (
+from touchpoint.report.records import (
     ChannelOutcomes,
     GapBin,
     MergeOutcomes,
@@ -30,6 +29,7 @@ from touchpoint.report.models import (
     WeekTrend,
     WindowWhatIf,
 )
+from touchpoint.stages.merge import MERGED, NO_SESSION, NO_VISITOR_ID, OUTCOMES, OUTSIDE_WINDOW
 
 GAP_BIN_MINUTES = 5
 GAP_BINS_UP_TO = 180  # minutes; later calls share one open-ended bin

@@ -7,9 +7,9 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from touchpoint.merge import OUTCOMES
 from touchpoint.report.labels import MODEL_LABELS, OUTCOME_LABELS, window_words
-from touchpoint.report.models import Report
+from touchpoint.report.records import Report
+from touchpoint.stages.merge import OUTCOMES
 
 SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "INR": "₹", "CAD": "CA$", "AUD": "A$"}
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import duckdb
 
 from touchpoint.errors import TouchpointError
-from touchpoint.explain import MergeRule, explain_calls
-from touchpoint.merge import MERGED, OUTCOMES
-from touchpoint.report.models import UnmergedCall, UnmergedCalls
+from touchpoint.report.explain import MergeRule, explain_calls
 from touchpoint.report.queries import iso_utc, rows, scalar
+from touchpoint.report.records import UnmergedCall, UnmergedCalls
+from touchpoint.stages.merge import MERGED, OUTCOMES
 
 UNMERGED = tuple(o for o in OUTCOMES if o != MERGED)
 

@@ -20,13 +20,13 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
-from touchpoint.attribution.rows import MODELS
 from touchpoint.config import Settings
 from touchpoint.errors import TouchpointError
-from touchpoint.report import reading
 from touchpoint.report.api import Api
 from touchpoint.report.auth import COOKIE, TokenGate, authorized, sign_in, token_matches
 from touchpoint.report.page import assets, content_security_policy, environment, render_page
+from touchpoint.report.reader import reading
+from touchpoint.stages.attribution.rows import MODELS
 from touchpoint.store import current_snapshot_path
 
 PAGE_HEADERS = {

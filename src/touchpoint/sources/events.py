@@ -13,7 +13,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-from touchpoint.enrich import WHITESPACE, host_of, is_http_url, strip, url_facts
 from touchpoint.sources.records import (
     FileProblem,
     RecordError,
@@ -23,6 +22,7 @@ from touchpoint.sources.records import (
     stable_hash,
     text_or_none,
 )
+from touchpoint.sources.urls import WHITESPACE, host_of, is_http_url, strip, url_facts
 
 EVENT_TYPES = ("page_view", "form_submit", "chat", "identify")
 REQUIRED = ("visitor_id", "type", "occurred_at", "url")

@@ -20,7 +20,6 @@ import msgspec
 import numpy as np
 import pyarrow as pa
 
-from touchpoint.enrich import sql_string
 from touchpoint.schema import RAW_EVENTS
 from touchpoint.sources.events import (
     KNOWN_FIELDS,
@@ -37,6 +36,7 @@ from touchpoint.sources.records import (
     empty_file,
     open_text,
 )
+from touchpoint.sources.urls import sql_string
 from touchpoint.store import Staging
 
 CHUNK_BYTES = 64 * 1024 * 1024

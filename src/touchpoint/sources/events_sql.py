@@ -9,7 +9,15 @@ rows and an `_ok` flag in one statement; `json_fields`, `text_fields` and
 
 from __future__ import annotations
 
-from touchpoint.enrich import (
+from touchpoint.sources.events import (
+    EVENT_ID_MAX,
+    EVENT_TYPES,
+    KNOWN_FIELDS,
+    OPTIONAL_TEXT,
+    VISITOR_ID,
+)
+from touchpoint.sources.records import DECIMAL, EARLIEST_US, INTEGER, LATEST_US, RFC3339
+from touchpoint.sources.urls import (
     CLICK_ID_PARAMS,
     UTM_PARAMS,
     sql_after_userinfo,
@@ -22,14 +30,6 @@ from touchpoint.enrich import (
     sql_string,
     sql_strip,
 )
-from touchpoint.sources.events import (
-    EVENT_ID_MAX,
-    EVENT_TYPES,
-    KNOWN_FIELDS,
-    OPTIONAL_TEXT,
-    VISITOR_ID,
-)
-from touchpoint.sources.records import DECIMAL, EARLIEST_US, INTEGER, LATEST_US, RFC3339
 
 BLANK_LINE = r"[ \t\n\r\f\v]*"
 _JSON_KINDS_INT = "('BIGINT', 'UBIGINT')"

@@ -23,8 +23,8 @@ from typing import IO, Any
 import msgspec
 import pyarrow as pa
 
-from touchpoint.enrich import WHITESPACE
 from touchpoint.errors import TouchpointError
+from touchpoint.sources.urls import WHITESPACE
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _NAIVE_EPOCH = datetime(1970, 1, 1)

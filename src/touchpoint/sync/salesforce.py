@@ -23,7 +23,6 @@ from touchpoint.config import Settings
 from touchpoint.errors import TouchpointError
 from touchpoint.importers import reject_rows
 from touchpoint.schema import CRM_TABLES, RAW_TABLES
-from touchpoint.sources import salesforce_crm, salesforce_tasks
 from touchpoint.sources.records import (
     ParseReport,
     RecordError,
@@ -34,6 +33,8 @@ from touchpoint.sources.records import (
     parse_time,
     text_or_none,
 )
+from touchpoint.sources.salesforce import crm as salesforce_crm
+from touchpoint.sources.salesforce import tasks as salesforce_tasks
 from touchpoint.store import Store
 from touchpoint.sync.salesforce_client import ApiLimitReached, SalesforceClient
 

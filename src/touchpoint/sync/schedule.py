@@ -63,7 +63,7 @@ class SyncSchedule:
 
     def run_once(self) -> str:
         """One sync, then a build (also after a failed sync: the collector's events go on)."""
-        from touchpoint.build import build
+        from touchpoint.build.build import build
         from touchpoint.sync.salesforce import sync_salesforce
 
         synced = _attempt(lambda: sync_salesforce(self.settings, should_stop=self._stopping.is_set))

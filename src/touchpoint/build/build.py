@@ -1,0 +1,139 @@
+"""`touchpoint build`: the store's raw tables → a published snapshot of every result.
+
+The only writer of results. It runs the stages into a new snapshot file and
+publishes it atomically; if anything fails, the snapshot is discarded and the
+previous one stays readable.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from touchpoint.build.backends import DuckDBBackend
+from touchpoint.build.intake import load_intake
+from touchpoint.config import Settings
+from touchpoint.errors import TouchpointError
+from touchpoint.schema import CRM_TABLES
+from touchpoint.stages.params import BuildParams
+from touchpoint.stages.pipeline import (
+    RESULT_TABLES,
+    SCRATCH_TABLES,
+    STAGE_NAMES,
+    StageInfo,
+    run_stages,
+)
+from touchpoint.store import Store
+
+# Stage results kept only while the build runs.
+_SCRATCH_TABLES = ("referrer_sources", "current_calls")
+ENGINES = ("duckdb", "spark")
+
+
+def build_steps(engine: str = "duckdb") -> tuple[str, ...]:
+    """Every name `build` reports through `on_stage`, in order, for a progress bar."""
+    collect = ("collect results",) if engine == "spark" else ()
+    return (*STAGE_NAMES, *collect, "publish")
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    build_id: str
+    snapshot: Path
+    stages: list[StageInfo]
+    rows: dict[str, int]
+    seconds: float
+
+
+def build(
+    settings: Settings,
+    on_stage: Callable[[str], None] = lambda _n: None,
+    engine: str = "duckdb",
+) -> BuildResult:
+    """Run every stage over the store and publish the results as the current snapshot.
+
+    `engine` is where the stages run: "duckdb" (in this process) or "spark"
+    (`[spark] master`); the results are published the same way.
+    """
+    started = time.perf_counter()
+    params = BuildParams.from_settings(settings)  # reads the rules file before taking the lock
+    if engine not in ENGINES:
+        raise TouchpointError(f"unknown engine {engine!r}; use one of {', '.join(ENGINES)}")
+    with Store.open(settings) as store:
+        # The collector's log first: its rows and checkpoints commit together.
+        intake = load_intake(store)
+        snapshot = store.new_snapshot()
+        build_id = snapshot.path.stem
+        try:
+            if engine == "spark":
+                from touchpoint.build.spark import build_on_spark
+
+                stages = build_on_spark(store, settings, params, settings.spark.master, on_stage)
+            else:
+                stages = _build_on_duckdb(store, params, on_stage)
+            stages = [intake.stage_info(), *stages]
+            on_stage("publish")
+            store.con.execute("CREATE TABLE snap.main.rejects AS SELECT * FROM rejects")
+            rows = {name: store.count(f'snap.main."{name}"') for name in RESULT_TABLES}
+            seconds = time.perf_counter() - started
+            _write_build_info(store, build_id, settings, stages, seconds)
+        except BaseException:
+            store.discard(snapshot)
+            raise
+        store.publish(snapshot)
+    return BuildResult(build_id, snapshot.path, stages, rows, time.perf_counter() - started)
+
+
+def _build_on_duckdb(
+    store: Store, params: BuildParams, on_stage: Callable[[str], None]
+) -> list[StageInfo]:
+    """Every stage in this process, each result a table of the attached `snap` database."""
+    backend = DuckDBBackend(store.con)
+    _results, stages = run_stages(
+        backend,
+        backend.raw("raw_events"),
+        backend.raw("raw_calls"),
+        params,
+        on_stage,
+        raw_crm={name: backend.raw(name) for name in CRM_TABLES.values()},
+    )
+    for name in (*_SCRATCH_TABLES, *SCRATCH_TABLES):
+        backend.drop(name)
+    return stages
+
+
+SECRET_WORDS = ("secret", "token", "session_id", "password", "private_key")
+
+
+def without_secrets(values: dict[str, Any]) -> dict[str, Any]:
+    """Settings as kept with a build: everything but credentials."""
+    return {
+        name: without_secrets(value) if isinstance(value, dict) else value
+        for name, value in values.items()
+        if not any(word in name for word in SECRET_WORDS)
+    }
+
+
+def _write_build_info(
+    store: Store, build_id: str, settings: Settings, stages: list[StageInfo], seconds: float
+) -> None:
+    """What this build was and did, kept in the snapshot for explain, report and serve."""
+    built_at = datetime.now(UTC).replace(tzinfo=None)
+    info = pa.table(
+        {
+            "build_id": [build_id],
+            "built_at": pa.array([built_at], pa.timestamp("us")),
+            "seconds": [seconds],
+            "settings": [json.dumps(without_secrets(settings.model_dump(mode="json")))],
+            "stages": [json.dumps([stage.__dict__ for stage in stages])],
+        }
+    )
+    with store.registered(info) as view:
+        store.con.execute(f"CREATE TABLE snap.main.build_info AS SELECT * FROM {view}")

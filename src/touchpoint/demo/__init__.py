@@ -1,0 +1,1 @@
+"""`touchpoint demo`: a synthetic world with known truth, played through the real paths."""

@@ -1,0 +1,296 @@
+"""`touchpoint explain call ID`: why a call merged or not, in plain words with the numbers."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import duckdb
+
+from touchpoint.config import Settings, parse_duration
+from touchpoint.errors import TouchpointError
+from touchpoint.stages.merge import MERGED, NO_SESSION, NO_VISITOR_ID, OUTSIDE_WINDOW
+from touchpoint.store import open_snapshot
+
+
+@dataclass(frozen=True)
+class CallExplanation:
+    call_id: str
+    source_system: str
+    outcome: str
+    called_at: str
+    visitor_id: str | None
+    activity_type: str | None
+    session_id: str | None
+    session_started_at: str | None
+    session_channel: str | None
+    session_source: str | None
+    session_medium: str | None
+    landing_page: str | None
+    minutes_from_session_start: int | None
+    seconds_from_session_start: float | None
+    anchor: str
+    anchor_at: str | None
+    minutes_from_anchor: int | None
+    window_minutes: float
+    touchpoint_id: str | None
+    touchpoint_type: str | None
+    touchpoint_channel: str | None
+    touchpoint_medium: str | None
+    touchpoint_conversion: str | None
+    attribution_basis: str | None
+    next_session_started_at: str | None
+    visitor_id_field: str
+    text: str
+
+    def as_json(self) -> str:
+        return json.dumps(asdict(self), indent=2)
+
+
+def _when(value: datetime | None) -> str | None:
+    return None if value is None else value.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _clock(value: datetime) -> str:
+    return value.strftime("%H:%M") if value.second == 0 else value.strftime("%H:%M:%S")
+
+
+def _minutes(number: float) -> str:
+    shown = f"{number:g}"
+    return f"{shown} minute" + ("" if shown == "1" else "s")
+
+
+def _row(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> dict[str, Any] | None:
+    cursor = con.execute(sql, params)
+    row = cursor.fetchone()
+    if row is None:
+        return None
+    return dict(zip([d[0] for d in cursor.description], row, strict=True))
+
+
+def explain_call(settings: Settings, call_id: str) -> list[CallExplanation]:
+    """Every call with this id (or vendor id) in the latest build, explained."""
+    with open_snapshot(settings) as con:
+        calls = calls_with_id(con, call_id)
+        if not calls:
+            raise TouchpointError(f"no call {call_id!r} in the latest build")
+        return explain_calls(con, calls)
+
+
+def calls_with_id(con: duckdb.DuckDBPyConnection, call_id: str) -> list[dict[str, Any]]:
+    """The `calls` rows whose id or vendor id is `call_id`."""
+    cursor = con.execute(
+        "SELECT * FROM calls WHERE call_id = ? OR external_id = ? ORDER BY source_system",
+        [call_id, call_id],
+    )
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+@dataclass(frozen=True)
+class MergeRule:
+    """The merge settings the build ran with (not today's settings file)."""
+
+    window_us: int
+    anchor: str
+    visitor_id_fields: dict[str, str]  # by source system: where its records carry the id
+
+    def visitor_id_field(self, source_system: str) -> str:
+        return self.visitor_id_fields.get(source_system, "the record's visitor_id")
+
+
+def merge_rule(con: duckdb.DuckDBPyConnection) -> MergeRule:
+    """The window, anchor and visitor-id field of the build behind `con`."""
+    build = _row(con, "SELECT settings FROM build_info", [])
+    built = json.loads(build["settings"]) if build else {}
+    merge_settings = built.get("merge", {})
+    return MergeRule(
+        window_us=_window_us(merge_settings.get("window", "30m")),
+        anchor=merge_settings.get("anchor", "session_start"),
+        visitor_id_fields=_visitor_id_fields(built),
+    )
+
+
+def _visitor_id_fields(built: dict[str, Any]) -> dict[str, str]:
+    vendors = built.get("vendors", {})
+
+    def either(names: list[str] | None, default: str) -> str:
+        return " or ".join(names) if names else default
+
+    return {
+        "salesforce": built.get("salesforce", {}).get("visitor_id_field", "bizible2__BizibleId__c"),
+        "ctm": either(vendors.get("ctm_visitor_id_fields"), "custom_fields.tp_uid"),
+        "callrail": either(vendors.get("callrail_visitor_id_fields"), "custom_fields.tp_uid"),
+        "invoca": "the RingPool parameter "
+        + either(vendors.get("invoca_visitor_id_params"), "tp_uid"),
+        "twilio": "a CRM Task linked to the call (Twilio status callbacks carry no visitor id)",
+    }
+
+
+def explain_calls(
+    con: duckdb.DuckDBPyConnection, calls: list[dict[str, Any]], rule: MergeRule | None = None
+) -> list[CallExplanation]:
+    """Explain many `calls` rows at once: three lookups in all, not three per call."""
+    rule = rule or merge_rule(con)
+    sessions = _rows_by(con, "sessions", "session_id", {c["session_id"] for c in calls})
+    touchpoints = _rows_by(con, "touchpoints", "touchpoint_id", {c["touchpoint_id"] for c in calls})
+    waiting = {c["visitor_id"] for c in calls if c["visitor_id"] and c["outcome"] == NO_SESSION}
+    upcoming: dict[str, dict[str, Any]] = {}
+    if waiting:
+        cursor = con.execute(
+            "SELECT visitor_id, min(started_at) AS started_at FROM sessions "
+            "WHERE visitor_id IN (SELECT unnest(?::VARCHAR[])) GROUP BY visitor_id",
+            [sorted(waiting)],
+        )
+        upcoming = {visitor: {"started_at": started} for visitor, started in cursor.fetchall()}
+    return [
+        _explain(
+            call,
+            sessions.get(call["session_id"]),
+            touchpoints.get(call["touchpoint_id"]),
+            upcoming.get(call["visitor_id"]),
+            rule,
+        )
+        for call in calls
+    ]
+
+
+def _rows_by(
+    con: duckdb.DuckDBPyConnection, table: str, key: str, values: set[Any]
+) -> dict[str, dict[str, Any]]:
+    """Rows of `table` whose `key` is one of `values`, by that key."""
+    wanted = sorted(v for v in values if v)
+    if not wanted:
+        return {}
+    cursor = con.execute(
+        f"SELECT * FROM {table} WHERE {key} IN (SELECT unnest(?::VARCHAR[]))", [wanted]
+    )
+    names = [d[0] for d in cursor.description]
+    rows = (dict(zip(names, row, strict=True)) for row in cursor.fetchall())
+    return {row[key]: row for row in rows}
+
+
+def _window_us(text: str) -> int:
+    return int(parse_duration(text).total_seconds() * 1_000_000)
+
+
+def _explain(
+    call: dict[str, Any],
+    session: dict[str, Any] | None,
+    touchpoint: dict[str, Any] | None,
+    upcoming: dict[str, Any] | None,
+    rule: MergeRule,
+) -> CallExplanation:
+    window_us, anchor = rule.window_us, rule.anchor
+    field = rule.visitor_id_field(call["source_system"])
+    seconds = call["seconds_from_session_start"]
+    minutes = None if seconds is None else int(seconds // 60)
+    gap_s = call.get("gap_s")
+    anchor_minutes = None if gap_s is None else int(gap_s // 60)
+    anchor_at = None
+    if gap_s is not None:
+        anchor_at = call["called_at"] - timedelta(seconds=gap_s)
+    explanation = dict(
+        call_id=call["call_id"],
+        source_system=call["source_system"],
+        outcome=call["outcome"],
+        called_at=_when(call["called_at"]),
+        visitor_id=call["visitor_id"],
+        activity_type=call["activity_type"],
+        session_id=call["session_id"],
+        session_started_at=_when(session["started_at"]) if session else None,
+        session_channel=session["channel"] if session else None,
+        session_source=session["source"] if session else None,
+        session_medium=session["medium"] if session else None,
+        landing_page=session["landing_page"] if session else None,
+        minutes_from_session_start=minutes,
+        seconds_from_session_start=seconds,
+        anchor=anchor,
+        anchor_at=_when(anchor_at),
+        minutes_from_anchor=anchor_minutes,
+        window_minutes=window_us / 60_000_000,
+        touchpoint_id=call["touchpoint_id"],
+        touchpoint_type=touchpoint["touchpoint_type"] if touchpoint else None,
+        touchpoint_channel=touchpoint["channel"] if touchpoint else None,
+        touchpoint_medium=touchpoint["medium"] if touchpoint else None,
+        touchpoint_conversion=touchpoint.get("conversion_kind") if touchpoint else None,
+        attribution_basis=call["attribution_basis"],
+        next_session_started_at=_when(upcoming["started_at"]) if upcoming else None,
+        visitor_id_field=field,
+    )
+    text = _sentences(call, session, explanation, anchor_at)
+    return CallExplanation(**explanation, text=text)
+
+
+def _sentences(
+    call: dict[str, Any],
+    session: dict[str, Any] | None,
+    e: dict[str, Any],
+    anchor_at: datetime | None,
+) -> str:
+    kind = f"type {e['activity_type']!r}" if e["activity_type"] else "blank activity type"
+    lines = [f"Call {e['call_id']} ({e['source_system']}, {kind}) came in at {e['called_at']}."]
+    window = _minutes(e["window_minutes"])
+    outcome = e["outcome"]
+    if outcome == NO_VISITOR_ID:
+        lines.append(
+            "It carries no visitor id, so it cannot be tied to any web session: it is listed "
+            "with outcome no_visitor_id and makes no touchpoint. Check that the call-tracking "
+            f"script reads the visitor cookie and writes it into {e['visitor_id_field']}."
+        )
+        return "\n".join(lines)
+    lines.append(f"Its visitor id is {e['visitor_id']}.")
+    if outcome == NO_SESSION:
+        if e["next_session_started_at"]:
+            lines.append(
+                "That visitor has no session that started at or before the call; their first "
+                f"session started later, at {e['next_session_started_at']}."
+            )
+        else:
+            lines.append("touchpoint has no web sessions at all for that visitor id.")
+    elif session is not None:
+        started = session["started_at"]
+        lines.append(
+            f"The visitor's latest session before the call started at {_clock(started)} "
+            f"({e['session_started_at']}) from {session['channel']} "
+            f"({session['source']} / {session['medium']}), landing on {session['landing_page']}."
+        )
+        gap = f"The call came {_minutes(e['minutes_from_session_start'])} after the session started"
+        if e["anchor"] == "last_activity" and anchor_at is not None:
+            gap += (
+                f", {_minutes(e['minutes_from_anchor'])} after its last activity before the call "
+                f"({_clock(anchor_at)}), which is what the window is measured from"
+            )
+        if outcome == MERGED:
+            lines.append(f"{gap}; the window is {window}, so the call merged into that session.")
+        else:
+            lines.append(f"{gap}; the window is {window}, so it did not merge.")
+    if outcome == MERGED:
+        lines.append(_merged_touchpoint(e))
+    elif outcome in (NO_SESSION, OUTSIDE_WINDOW):
+        if e["attribution_basis"] == "vendor":
+            basis = "taken from the source the call-tracking vendor recorded"
+        else:
+            basis = "because the call record carries no source of its own"
+        lines.append(
+            f"It became a standalone call touchpoint ({e['touchpoint_type']}) in channel "
+            f"{e['touchpoint_channel']}, {basis}."
+        )
+    return "\n".join(lines)
+
+
+def _merged_touchpoint(e: dict[str, Any]) -> str:
+    text = f"The session's touchpoint ({e['touchpoint_type']}, {e['touchpoint_channel']}) carries the call."
+    if e["touchpoint_conversion"] != "call":
+        text += (
+            f" An earlier {e['touchpoint_conversion'].replace('form', 'form submit')} in the session "
+            f"gives the touchpoint its type ({e['touchpoint_type']})."
+        )
+    elif not e["activity_type"]:
+        text += (
+            " The call's activity type was blank, so the touchpoint stays a Web Visit and keeps "
+            f"the session's medium ({e['touchpoint_medium']}); it is a touchpoint because of the call."
+        )
+    return text

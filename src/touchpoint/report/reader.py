@@ -1,0 +1,149 @@
+"""Reports on the latest build: the terminal tables, the HTML dashboard and the JSON API.
+
+`queries`, `credit`, `journeys` and `unmerged` read a published snapshot (read-only,
+never blocking a build) into the typed records of `records`; `terminal` prints
+them with Rich, `page` renders the self-contained HTML page, and `web` / `api`
+serve both behind `[server] token`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import duckdb
+
+from touchpoint.config import Settings
+from touchpoint.errors import TouchpointError
+from touchpoint.report import credit, journeys, queries, unmerged
+from touchpoint.report.explain import MergeRule, merge_rule
+from touchpoint.report.records import Journey, Report, Summary
+from touchpoint.store import open_snapshot
+
+DEFAULT_WEEKS = 12
+DEFAULT_UNMERGED = 100
+DEFAULT_PEOPLE = 12
+
+
+@dataclass(frozen=True)
+class Reader:
+    """One snapshot, read for reports: a connection, the build's merge rule, the site's scope."""
+
+    con: duckdb.DuckDBPyConnection
+    rule: MergeRule
+    scope: queries.Scope
+
+    def model(self, wanted: str | None) -> str:
+        """`wanted` when given (checked), else the default model for this build."""
+        return credit.check_model(wanted) if wanted else credit.default_model(self.con)
+
+    def summary(self, model: str | None = None) -> Summary:
+        """The header: build, days covered and key numbers."""
+        con = self.con
+        chosen = self.model(model)
+        info = queries.build_info(con)
+        counts = {
+            table: queries.scalar(con, f"SELECT count(*) FROM {table}")
+            for table in ("events", "sessions", "calls", "touchpoints")
+        }
+        merged = queries.scalar(con, "SELECT count(*) FROM calls WHERE outcome = 'merged'")
+        conversions = dict(
+            con.execute(
+                "SELECT conversion_type, count(DISTINCT conversion_id) FROM attribution GROUP BY ALL"
+            ).fetchall()
+        )
+        totals = credit.model_credit(con, chosen)
+        first_day, last_day = queries.date_range(con, self.scope)
+        built_at = info["built_at"]
+        local = built_at.replace(tzinfo=queries.ZoneInfo("UTC")).astimezone(self.scope.zone())
+        return Summary(
+            build_id=info["build_id"],
+            built_at=queries.iso_utc(built_at) or "",
+            built_at_local=local.strftime("%-d %b %Y, %H:%M %Z"),
+            timezone=self.scope.timezone,
+            currency=self.scope.currency,
+            first_day=first_day,
+            last_day=last_day,
+            events=counts["events"],
+            sessions=counts["sessions"],
+            calls=counts["calls"],
+            merged_calls=merged,
+            merge_rate=merged / counts["calls"] if counts["calls"] else None,
+            touchpoints=counts["touchpoints"],
+            people=queries.scalar(con, "SELECT count(DISTINCT person_id) FROM touchpoints"),
+            leads=conversions.get("lead", 0),
+            opportunities=conversions.get("opportunity", 0),
+            model=chosen,
+            open_pipeline=totals.open_pipeline,
+            won_revenue=totals.won_revenue,
+            window_minutes=self.rule.window_us / 60_000_000,
+            anchor=self.rule.anchor,
+            stages=queries.stage_figures(info),
+        )
+
+    def journey(self, person_id: str, model: str | None = None) -> Journey | None:
+        """One person's journey, or None when no touchpoint has that person id."""
+        return journeys.journey(self.con, person_id, self.model(model))
+
+    def report(
+        self,
+        model: str | None = None,
+        weeks: int = DEFAULT_WEEKS,
+        unmerged_limit: int = DEFAULT_UNMERGED,
+        people: int = DEFAULT_PEOPLE,
+        person: str | None = None,
+    ) -> Report:
+        """Everything at once: what `report`, `report --html` and the dashboard show."""
+        chosen = self.model(model)
+        notable = journeys.notable_people(self.con, chosen, people)
+        shown: list[Journey] = []
+        if person:
+            wanted = journeys.journey(self.con, person, chosen)
+            if wanted is None:
+                raise TouchpointError(f"no touchpoints for person {person!r} in the latest build")
+            shown.append(wanted)
+        for ref in notable:
+            if ref.person_id != person and (
+                found := journeys.journey(self.con, ref.person_id, chosen)
+            ):
+                shown.append(found)
+        return Report(
+            summary=self.summary(chosen),
+            calls_by_channel=queries.calls_by_channel(self.con),
+            merge_outcomes=queries.merge_outcomes(self.con, self.rule),
+            touchpoint_mix=queries.touchpoint_mix(self.con),
+            attribution=credit.model_credit(self.con, chosen),
+            models=credit.model_comparison(self.con),
+            trend=queries.weekly_trend(self.con, self.scope, weeks),
+            unmerged_calls=unmerged.unmerged_calls(self.con, self.rule, unmerged_limit),
+            people=notable,
+            journeys=shown,
+        )
+
+
+def scope_of(settings: Settings) -> queries.Scope:
+    """The site's time zone (checked) and currency."""
+    scope = queries.Scope(settings.site.timezone, settings.site.currency)
+    scope.zone()
+    return scope
+
+
+@contextmanager
+def reading(settings: Settings) -> Iterator[Reader]:
+    """A `Reader` over the latest published build."""
+    scope = scope_of(settings)
+    with open_snapshot(settings) as con:
+        yield Reader(con, merge_rule(con), scope)
+
+
+def read_report(
+    settings: Settings,
+    model: str | None = None,
+    weeks: int = DEFAULT_WEEKS,
+    unmerged_limit: int = DEFAULT_UNMERGED,
+    person: str | None = None,
+) -> Report:
+    """The whole report on the latest build."""
+    with reading(settings) as reader:
+        return reader.report(model, weeks=weeks, unmerged_limit=unmerged_limit, person=person)

@@ -1,0 +1,1 @@
+"""Salesforce records (Tasks, leads, contacts, opportunities, ...) → raw-table rows."""

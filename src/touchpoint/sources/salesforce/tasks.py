@@ -1,0 +1,218 @@
+"""Salesforce Tasks that record calls (DESIGN §7), from a CSV export or a REST result.
+
+The call-tracking vendor writes each call into Salesforce as a Task carrying
+the visitor id (Marketo Measure's `bizible2__BizibleId__c` by default). Every
+version of a Task is kept; the calls stage takes the latest `LastModifiedDate`,
+so import order never matters, and `IsDeleted = true` removes the call.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from touchpoint.config import Settings
+from touchpoint.sources.phones import to_e164
+from touchpoint.sources.records import (
+    FileProblem,
+    ParseReport,
+    RecordError,
+    RowBatches,
+    compact_json,
+    csv_line,
+    csv_rows,
+    empty_file,
+    from_us,
+    non_utf8_reason,
+    open_text,
+    parse_time,
+    sorted_json,
+    stable_hash,
+    text_or_none,
+)
+from touchpoint.sources.salesforce.fields import flag, sf_id
+
+SOURCE_SYSTEM = "salesforce"
+BATCH_ROWS = 50_000
+TASK_FIELDS = (
+    "Id",
+    "CreatedDate",
+    "Type",
+    "Subject",
+    "WhoId",
+    "WhatId",
+    "CallType",
+    "CallDurationInSeconds",
+    "CallObject",
+    "IsDeleted",
+    "LastModifiedDate",
+    "SystemModstamp",
+)
+
+
+def _seconds(record: dict[str, Any], name: str) -> int | None:
+    value = record.get(name)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise RecordError(f"{name} {value!r} is not a number of seconds") from None
+    if not math.isfinite(number) or number < 0 or number != int(number):
+        raise RecordError(f"{name} {value!r} is not a whole, non-negative number of seconds")
+    if number >= 2**63:
+        raise RecordError(f"{name} {value!r} is too large a number of seconds")
+    return int(number)
+
+
+def _time(record: dict[str, Any], name: str) -> int | None:
+    value = record.get(name)
+    if value is None or not text_or_none(value):
+        return None
+    return parse_time(value, name)
+
+
+def task_row(record: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    """The raw-calls row of one Task record, or `RecordError` saying what is wrong."""
+    fields = settings.salesforce
+    call_id = sf_id(record, "Id", required=True)
+    created_us = _time(record, "CreatedDate")
+    if created_us is None:
+        raise RecordError("missing required field CreatedDate")
+    # Times are never 0 (1990-2199 only), so `or` falls through only on blanks.
+    called_us = created_us
+    if fields.call_time_field:
+        called_us = _time(record, fields.call_time_field) or created_us
+    version_us = _time(record, "LastModifiedDate") or _time(record, "SystemModstamp") or created_us
+    region = settings.phone.default_region
+    raw_number = record.get(fields.caller_number_field) if fields.caller_number_field else None
+    tracking = record.get(fields.tracking_number_field) if fields.tracking_number_field else None
+    as_json = compact_json(record)
+    return {
+        "source_system": SOURCE_SYSTEM,
+        "call_id": call_id,
+        "external_id": text_or_none(record.get("CallObject")),
+        "visitor_id": text_or_none(record.get(fields.visitor_id_field)),
+        "called_at": from_us(called_us),
+        "called_us": called_us,
+        "activity_type": text_or_none(record.get("Type")),
+        "subject": text_or_none(record.get("Subject")),
+        "caller_number": to_e164(text_or_none(raw_number), region),
+        "tracking_number": to_e164(text_or_none(tracking), region),
+        "duration_s": _seconds(record, "CallDurationInSeconds"),
+        "who_id": sf_id(record, "WhoId"),
+        "what_id": sf_id(record, "WhatId"),
+        "call_type": text_or_none(record.get("CallType")),
+        "is_deleted": flag(record, "IsDeleted"),
+        "version_us": version_us,
+        "record": as_json,
+        "record_hash": stable_hash(SOURCE_SYSTEM, sorted_json(record)),
+    }
+
+
+def known_fields(settings: Settings) -> frozenset[str]:
+    """The Task fields touchpoint reads with these settings."""
+    fields = settings.salesforce
+    configured = (
+        fields.visitor_id_field,
+        fields.call_time_field,
+        fields.caller_number_field,
+        fields.tracking_number_field,
+    )
+    return frozenset(TASK_FIELDS) | {name for name in configured if name}
+
+
+def read_tasks(
+    path: Path, fmt: str, settings: Settings, report: ParseReport, batches: RowBatches
+) -> Iterator[pa.Table]:
+    """Arrow tables of the good Task rows in a `salesforce-csv` or `salesforce-json` file."""
+    # Where a record came from and its raw text are only needed for the few
+    # records rejected, so they are worked out then.
+    records: Iterator[tuple[Any, Any, dict[str, Any] | None]]
+    origin: Callable[[Path, Any, Any], tuple[str, str]]
+    if fmt == "salesforce-csv":
+        records = csv_rows(path, report)
+        origin = _csv_origin
+    else:
+        records = _json_tasks(path, report)
+        origin = _json_origin
+    known = known_fields(settings) | {"attributes"}
+    unknown: set[str] = set()
+    for place, received, record in records:
+        report.seen += 1
+        if record is None:
+            continue
+        if not known.issuperset(record):
+            unknown |= record.keys() - known
+        try:
+            row = task_row(record, settings)
+        except RecordError as exc:
+            report.reject(*origin(path, place, received), str(exc))
+            continue
+        batches.add(row)
+        if len(batches) >= BATCH_ROWS:
+            yield batches.take()
+    if len(batches):
+        yield batches.take()
+    if report.seen == 0:
+        raise empty_file(path)
+    if unknown:
+        shown = ", ".join(sorted(unknown)[:8]) + (" ..." if len(unknown) > 8 else "")
+        report.notes.append(
+            f"{path}: ignored {len(unknown)} fields touchpoint does not use ({shown})"
+        )
+
+
+def _csv_origin(path: Path, line: int, fields: list[str]) -> tuple[str, str]:
+    return f"{path}:{line}", csv_line(fields)
+
+
+def _json_origin(path: Path, index: int, item: Any) -> tuple[str, str]:
+    return f"{path}:records[{index}]", compact_json(item)
+
+
+def _json_tasks(
+    path: Path, report: ParseReport
+) -> Iterator[tuple[int, Any, dict[str, Any] | None]]:
+    with open_text(path) as handle:
+        text = handle.read()
+    if not text.strip():
+        raise empty_file(path)
+    bad_bytes = non_utf8_reason(text)
+    if bad_bytes:
+        raise FileProblem(f"{path} is {bad_bytes}")
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise FileProblem(f"{path} is not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    if isinstance(document, dict) and isinstance(document.get("records"), list):
+        items = document["records"]
+    elif isinstance(document, list):
+        items = document
+    else:
+        raise FileProblem(f'{path} is not a Salesforce query result: expected {{"records": [...]}}')
+    escapes = "\\ud" in text.lower()  # only then can a string hold a lone surrogate
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            report.reject(*_json_origin(path, index, item), "not a JSON object")
+            yield index, item, None
+        elif escapes and _lone_surrogate(item):
+            source = f"{path}:records[{index}]"
+            reason = "a string holds a lone UTF-16 surrogate escape (\\ud800-\\udfff), not text"
+            report.reject(source, json.dumps(item), reason)  # escaped, so it can be stored
+            yield index, item, None
+        else:
+            yield index, item, item
+
+
+def _lone_surrogate(item: dict[str, Any]) -> bool:
+    try:
+        compact_json(item).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False

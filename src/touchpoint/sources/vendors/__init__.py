@@ -1,0 +1,1 @@
+"""Call-tracking vendors: their records, files, webhooks and signatures → raw-call rows."""

@@ -1,0 +1,103 @@
+"""`calls-csv`: calls from any system, in the columns of the `calls` table (DESIGN §8).
+
+Header of column names: `call_id` and `called_at` (RFC 3339 with offset, or
+epoch milliseconds) are required; `source_system` (default `calls-csv`),
+`external_id`, `visitor_id`, `activity_type`, `caller_number`,
+`tracking_number`, `duration_s` are read when present, and so are what the
+system knows about the visit: `utm_source`, `utm_medium`, `utm_campaign`,
+`utm_content`, `utm_term`, `gclid` (or another click id), `landing_page`,
+`referrer`. The columns `build` adds (`outcome`, `session_id`, ...) are ignored,
+so a `touchpoint export calls` file imports again. `updated_at` orders versions
+of a call; without it, the row received last wins.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from touchpoint.config import Settings
+from touchpoint.sources.records import RecordError, parse_time
+from touchpoint.sources.vendors.calls import (
+    CLICK_ID_FIELDS,
+    Attribution,
+    VendorCall,
+    call_id,
+    call_row,
+    click_id_in,
+    first_text,
+    text,
+    visitor_id,
+    whole_seconds,
+)
+
+DEFAULT_SOURCE_SYSTEM = "calls-csv"
+READ_COLUMNS = (
+    "call_id",
+    "source_system",
+    "external_id",
+    "visitor_id",
+    "called_at",
+    "activity_type",
+    "caller_number",
+    "tracking_number",
+    "duration_s",
+    "call_type",
+    "updated_at",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "utm_content",
+    "utm_term",
+    "landing_page",
+    "referrer",
+    *CLICK_ID_FIELDS,
+)
+# What `build` adds to the calls table: present in an export, not input.
+OUTPUT_ONLY = (
+    "outcome",
+    "session_id",
+    "seconds_from_session_start",
+    "touchpoint_id",
+    "attribution_basis",
+)
+KNOWN_COLUMNS = frozenset((*READ_COLUMNS, *OUTPUT_ONLY))
+
+
+def calls_csv_row(record: Any, settings: Settings, received_us: int) -> dict[str, Any]:
+    """The raw-calls row of one `calls-csv` row; `RecordError` otherwise."""
+    if not isinstance(record, Mapping):
+        raise RecordError("a calls-csv record must be a row of named columns")
+    if text(record.get("called_at")) is None:
+        raise RecordError("missing required field called_at")
+    called_us = parse_time(record["called_at"], "called_at")
+    version_us = received_us
+    if text(record.get("updated_at")) is not None:
+        version_us = parse_time(record["updated_at"], "updated_at")
+    click_id, click_param = click_id_in(record)
+    said = Attribution(
+        source=first_text(record, "utm_source"),
+        medium=first_text(record, "utm_medium"),
+        campaign=first_text(record, "utm_campaign"),
+        content=first_text(record, "utm_content"),
+        term=first_text(record, "utm_term"),
+        click_id=click_id,
+        click_id_param=click_param,
+        landing_page=first_text(record, "landing_page"),
+        referrer=first_text(record, "referrer"),
+    )
+    call = VendorCall(
+        source_system=text(record.get("source_system")) or DEFAULT_SOURCE_SYSTEM,
+        call_id=call_id(record.get("call_id"), "call_id"),
+        external_id=text(record.get("external_id")),
+        called_us=called_us,
+        version_us=version_us,
+        visitor_id=visitor_id(record.get("visitor_id")),
+        caller_number=text(record.get("caller_number")),
+        tracking_number=text(record.get("tracking_number")),
+        duration_s=whole_seconds(record.get("duration_s"), "duration_s"),
+        call_type=text(record.get("call_type")),
+        activity_type=text(record.get("activity_type")),
+        attribution=said,
+    )
+    return call_row(call, record, settings)

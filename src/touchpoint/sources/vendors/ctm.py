@@ -1,0 +1,107 @@
+"""CallTrackingMetrics calls (DESIGN §7), as its Calls API and its webhooks send them.
+
+A call is a JSON object: `id` (a number), `sid`, `unix_time` (seconds) or
+`called_at` (`2026-01-19 12:00 PM -05:00`), `caller_number`, `tracking_number`,
+`duration` and `talk_time`, `direction`, the source CTM assigned (`source`,
+optionally `medium`, `campaign`, `keyword`), the visit (`location` = landing
+page, `referrer`, `search`) and `custom_fields`. A file holds one call, an array
+of calls, or the API's `{"calls": [...]}` page. CTM's activity list also holds
+forms, chats and text messages (`direction` `form`, `chat`, `msg_inbound`, ...):
+those are not calls and are skipped.
+
+CTM's webhooks give no modification time, so the version of a call is the time
+touchpoint received it: a call sent again later (modified) replaces the earlier.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from touchpoint.config import Settings
+from touchpoint.sources.records import RecordError
+from touchpoint.sources.vendors.calls import (
+    Attribution,
+    NotACall,
+    VendorCall,
+    call_id,
+    call_row,
+    click_id_in,
+    epoch_seconds_us,
+    first_text,
+    first_visitor_id,
+    text,
+    timestamp_us,
+    whole_seconds,
+)
+
+SOURCE_SYSTEM = "ctm"
+CALLED_AT_FORMATS = (
+    "%Y-%m-%d %I:%M %p %z",
+    "%Y-%m-%d %I:%M:%S %p %z",
+    "%Y-%m-%dT%H:%M:%S%z",
+    "%Y-%m-%dT%H:%M:%S.%f%z",
+    "%Y-%m-%d %H:%M:%S %z",
+)
+NOT_CALLS = ("form", "chat", "msg", "sms", "email", "text")
+
+
+def ctm_called_us(record: Mapping[str, Any]) -> int:
+    """The call's start: `unix_time` (seconds), else `called_at` with its UTC offset."""
+    if text(record.get("unix_time")) is not None:
+        return epoch_seconds_us(record["unix_time"], "unix_time")
+    if text(record.get("called_at")) is None:
+        raise RecordError("missing required field unix_time or called_at")
+    return timestamp_us(record["called_at"], "called_at", CALLED_AT_FORMATS)
+
+
+def ctm_row(record: Any, settings: Settings, received_us: int) -> dict[str, Any]:
+    """The raw-calls row of one CTM call; `RecordError` or `NotACall` otherwise."""
+    if not isinstance(record, Mapping):
+        raise RecordError("a CallTrackingMetrics call must be a JSON object")
+    direction = text(record.get("direction"))
+    if direction and direction.lower().startswith(NOT_CALLS):
+        raise NotACall(f"a CallTrackingMetrics {direction} activity, not a call")
+    click_id, click_param = click_id_in(record)
+    said = Attribution(
+        source=first_text(record, "utm_source", "paid.source"),
+        medium=first_text(record, "utm_medium", "medium", "paid.medium"),
+        campaign=first_text(record, "utm_campaign", "campaign"),
+        content=first_text(record, "utm_content"),
+        term=first_text(record, "utm_term", "keyword", "search"),
+        click_id=click_id,
+        click_id_param=click_param,
+        landing_page=first_text(record, "location", "landing_page"),
+        referrer=first_text(record, "referrer"),
+        label=first_text(record, "source"),
+    )
+    call = VendorCall(
+        source_system=SOURCE_SYSTEM,
+        call_id=call_id(record.get("id"), "id"),
+        external_id=text(record.get("sid")),
+        called_us=ctm_called_us(record),
+        version_us=received_us,
+        visitor_id=first_visitor_id(record, settings.vendors.ctm_visitor_id_fields),
+        caller_number=first_text(record, "caller_number", "caller_number_complete"),
+        tracking_number=first_text(record, "tracking_number"),
+        duration_s=_duration(record),
+        call_type=direction.lower() if direction else None,
+        attribution=said,
+    )
+    return call_row(call, record, settings)
+
+
+def _duration(record: Mapping[str, Any]) -> int | None:
+    duration = whole_seconds(record.get("duration"), "duration")
+    if duration is None:
+        return whole_seconds(record.get("talk_time"), "talk_time")
+    return duration
+
+
+def ctm_calls(document: Any) -> list[Any]:
+    """The calls of a CTM document: one call, an array, or `{"calls": [...]}`."""
+    if isinstance(document, Mapping) and isinstance(document.get("calls"), list):
+        return list(document["calls"])
+    if isinstance(document, list):
+        return document
+    return [document]

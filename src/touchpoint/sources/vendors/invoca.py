@@ -1,0 +1,158 @@
+"""Invoca transactions (DESIGN §7), as its Transactions API returns them in JSON or CSV.
+
+A row: `transaction_id`, `transaction_type` (only `Call` rows are calls; signals,
+post-call events and reported conversions are skipped), `start_time_utc` in epoch
+milliseconds (or `start_time_local`, `2021-09-28 11:50:54 -07:00`),
+`calling_phone_number` (`970-379-2924`), `duration`, `complete_call_id`, and the
+RingPool parameters `dynamic_number_pool_referrer_paramN_name` / `..._value`
+(N = 1..25) that the site's RingPool script sent with the visit: the visitor id
+is the value whose name is `tp_uid` or `bizible_id` (`[vendors]
+invoca_visitor_id_params`), and parameters named like `utm_source` or `gclid`
+give the visit's source. Marketing Data columns of the same names (top-level
+fields, or the `custom_data` list) are read too.
+
+A correction row (`corrects_transaction_id` set) carries the corrected values of
+the transaction it names and replaces it: it is a later version of that call
+(its version is `corrected_at`), whatever order the two arrive in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from touchpoint.config import Settings
+from touchpoint.sources.phones import to_e164
+from touchpoint.sources.records import RecordError, parse_time
+from touchpoint.sources.vendors.calls import (
+    CLICK_ID_FIELDS,
+    Attribution,
+    NotACall,
+    VendorCall,
+    call_id,
+    call_row,
+    text,
+    timestamp_us,
+    visitor_id,
+    whole_seconds,
+)
+
+SOURCE_SYSTEM = "invoca"
+RINGPOOL_PARAMS = 25
+LOCAL_FORMATS = ("%Y-%m-%d %H:%M:%S %z", "%Y-%m-%d %H:%M:%S%z", "%Y-%m-%dT%H:%M:%S%z")
+LANDING_PAGE_NAMES = ("landing_page", "landing_page_url", "page_url")
+REFERRER_NAMES = ("referrer", "referrer_url", "referring_url")
+
+
+def ringpool_params(record: Mapping[str, Any]) -> dict[str, str]:
+    """The RingPool parameters of a transaction, name → value (first of a name wins)."""
+    params: dict[str, str] = {}
+    for index in range(1, RINGPOOL_PARAMS + 1):
+        name = text(record.get(f"dynamic_number_pool_referrer_param{index}_name"))
+        value = text(record.get(f"dynamic_number_pool_referrer_param{index}_value"))
+        if name is not None and value is not None:
+            params.setdefault(name.lower(), value)
+    return params
+
+
+def marketing_data(record: Mapping[str, Any]) -> dict[str, str]:
+    """Marketing Data values by name: the `custom_data` list of the JSON API."""
+    found: dict[str, str] = {}
+    items = record.get("custom_data")
+    if isinstance(items, list):
+        for item in items:
+            if isinstance(item, Mapping):
+                name = text(item.get("name")) or text(item.get("partner_name"))
+                value = text(item.get("value"))
+                if name is not None and value is not None:
+                    found.setdefault(name.lower(), value)
+    return found
+
+
+def invoca_called_us(record: Mapping[str, Any]) -> int:
+    """The call's start: `start_time_utc` (epoch ms), else `start_time_local`."""
+    if text(record.get("start_time_utc")) is not None:
+        return parse_time(record["start_time_utc"], "start_time_utc")
+    if text(record.get("start_time_local")) is not None:
+        return timestamp_us(record["start_time_local"], "start_time_local", LOCAL_FORMATS)
+    raise RecordError("missing required field start_time_utc")
+
+
+def invoca_row(record: Any, settings: Settings) -> dict[str, Any]:
+    """The raw-calls row of one Invoca transaction; `RecordError` or `NotACall` otherwise."""
+    if not isinstance(record, Mapping):
+        raise RecordError("an Invoca transaction must be a JSON object or a CSV row")
+    kind = text(record.get("transaction_type"))
+    if kind is not None and kind.lower() != "call":
+        raise NotACall(f"an Invoca {kind} transaction, not a call")
+    transaction = call_id(record.get("transaction_id"), "transaction_id")
+    corrects = text(record.get("corrects_transaction_id"))
+    called_us = invoca_called_us(record)
+    if corrects is not None:
+        identity = call_id(corrects, "corrects_transaction_id")
+        version_us = called_us + 1  # a correction without corrected_at still wins
+        if text(record.get("corrected_at")) is not None:
+            corrected = timestamp_us(record["corrected_at"], "corrected_at", LOCAL_FORMATS)
+            version_us = max(corrected, version_us)
+    else:
+        identity, version_us = transaction, called_us
+    named = {**marketing_data(record), **_top_level(record), **ringpool_params(record)}
+    wanted = [name.lower() for name in settings.vendors.invoca_visitor_id_params]
+    visitor = next(
+        (visitor_id(named[name]) for name in wanted if visitor_id(named.get(name))), None
+    )
+    click_param = next((name for name in CLICK_ID_FIELDS if name in named), None)
+    engine = text(record.get("dynamic_number_pool_referrer_search_engine"))
+    search_type = text(record.get("dynamic_number_pool_referrer_search_type"))
+    said = Attribution(
+        source=named.get("utm_source"),
+        medium=named.get("utm_medium"),
+        campaign=named.get("utm_campaign")
+        or text(record.get("dynamic_number_pool_referrer_referrer_campaign")),
+        content=named.get("utm_content"),
+        term=named.get("utm_term")
+        or text(record.get("dynamic_number_pool_referrer_search_keywords")),
+        click_id=named.get(click_param) if click_param else None,
+        click_id_param=click_param,
+        landing_page=next((named[n] for n in LANDING_PAGE_NAMES if n in named), None),
+        referrer=next((named[n] for n in REFERRER_NAMES if n in named), None),
+        label=" ".join(part for part in (engine, search_type) if part) or None,
+    )
+    source_description = text(record.get("call_source_description"))
+    call = VendorCall(
+        source_system=SOURCE_SYSTEM,
+        call_id=identity,
+        external_id=text(record.get("complete_call_id")),
+        called_us=called_us,
+        version_us=version_us,
+        visitor_id=visitor,
+        caller_number=text(record.get("calling_phone_number")),
+        # For a promo number, Invoca's "source" is the number that was dialled.
+        tracking_number=source_description
+        if to_e164(source_description, settings.phone.default_region)
+        else None,
+        duration_s=whole_seconds(record.get("duration"), "duration"),
+        call_type="inbound",
+        attribution=said,
+    )
+    return call_row(call, record, settings)
+
+
+def _top_level(record: Mapping[str, Any]) -> dict[str, str]:
+    """Marketing Data columns returned as fields of their own (`utm_medium`, `tp_uid`)."""
+    found: dict[str, str] = {}
+    for name, value in record.items():
+        if isinstance(name, str) and not name.startswith("dynamic_number_pool_"):
+            shown = text(value)
+            if shown is not None:
+                found.setdefault(name.lower(), shown)
+    return found
+
+
+def invoca_transactions(document: Any) -> list[Any]:
+    """The transactions of an Invoca JSON document: an array, or one transaction."""
+    if isinstance(document, Mapping) and isinstance(document.get("transactions"), list):
+        return list(document["transactions"])
+    if isinstance(document, list):
+        return document
+    return [document]

@@ -1,0 +1,48 @@
+"""What the stages need from the settings, read once per build (stages do no I/O)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from touchpoint.config import Settings
+from touchpoint.stages.channels import ChannelRule, read_rules
+
+_US = timedelta(microseconds=1)
+
+
+@dataclass(frozen=True)
+class BuildParams:
+    session_timeout_us: int
+    merge_window_us: int
+    merge_anchor: str
+    internal_domains: tuple[str, ...]
+    channel_rules: tuple[ChannelRule, ...] = ()
+    replace_default_channels: bool = False
+    max_visitors_per_phone: int = 3
+    campaign_channels: tuple[tuple[str, str], ...] = ()
+    opportunity_contacts: str = "account"
+    half_life_us: int = 7 * 86_400_000_000
+    markov_order: int = 1
+    custom_shares: tuple[float, float, float, float, float] = (22.5, 22.5, 22.5, 22.5, 10.0)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> BuildParams:
+        """Read the settings (and the channel rules file they name) for one build."""
+        rules_path = settings.channels.rules.strip()
+        custom = settings.attribution.custom
+        return cls(
+            session_timeout_us=settings.sessions.timeout // _US,
+            merge_window_us=settings.merge.window // _US,
+            merge_anchor=settings.merge.anchor,
+            internal_domains=tuple(d.strip().lower() for d in settings.site.domains if d.strip()),
+            channel_rules=read_rules(Path(rules_path)) if rules_path else (),
+            replace_default_channels=settings.channels.replace_defaults,
+            max_visitors_per_phone=settings.identity.max_visitors_per_phone,
+            campaign_channels=tuple(settings.crm.campaign_channels.items()),
+            opportunity_contacts=settings.attribution.opportunity_contacts,
+            half_life_us=settings.attribution.half_life // _US,
+            markov_order=settings.attribution.markov_order,
+            custom_shares=(custom.ft, custom.lc, custom.oc, custom.closed, custom.middle),
+        )

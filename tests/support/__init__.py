@@ -1,0 +1,1 @@
+"""Helpers the tests share: test servers, scenario loading, the built report world."""
