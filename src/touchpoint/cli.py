@@ -330,20 +330,21 @@ def demo_command(
     ] = False,
 ) -> None:
     """Run a realistic demo end to end on its own database, then serve its dashboard."""
-    from touchpoint.demo.world import run_demo
+    from touchpoint.demo.run import run_demo
+    from touchpoint.demo.summary import print_summary
 
     c = _ctx(ctx)
-    score = run_demo(
-        c.db,
-        c.config,
-        visitors=visitors,
-        seed=seed,
-        serve=not (no_serve or as_json),
-        quiet=c.quiet or as_json,
-        port=port,
-    )
+    quiet, serving = c.quiet or as_json, not (no_serve or as_json)
+    run = run_demo(c.db, c.config, visitors=visitors, seed=seed, progress=console.Bars(quiet))
+    if not quiet:
+        print_summary(run, console.out, serving)
+    if serving:
+        from touchpoint.serve import serve
+
+        # Runs until interrupted; it prints the dashboard's address and its token.
+        serve(run.settings, "127.0.0.1", port, say=console.note)
     if as_json:
-        typer.echo(score.as_json())
+        typer.echo(run.score.as_json())
 
 
 def main() -> None:

@@ -9,7 +9,8 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.markup import escape
@@ -30,12 +31,7 @@ from rich.table import Table
 from touchpoint.config import Settings, describe_settings
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from touchpoint.build.build import BuildResult
-    from touchpoint.demo.calls import Delivery
-    from touchpoint.demo.intake import Played
-    from touchpoint.demo.world import DemoScore
     from touchpoint.importers import ImportResult
     from touchpoint.sync.salesforce import SyncResult
 
@@ -77,6 +73,25 @@ def byte_progress(description: str, total: int, quiet: bool) -> Iterator[Callabl
 
 
 @contextlib.contextmanager
+def count_progress(description: str, total: int, quiet: bool) -> Iterator[Callable[[], None]]:
+    """A bar across `total` steps of work, with the count done and the time taken."""
+    if quiet:
+        yield lambda: None
+        return
+    with Progress(
+        SpinnerColumn(),
+        TextColumn(description),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    ) as progress:
+        task = progress.add_task(description, total=total)
+        yield lambda: progress.advance(task)
+
+
+@contextlib.contextmanager
 def working(description: str, quiet: bool) -> Iterator[None]:
     """A spinner with the time taken, for work without a known length."""
     if quiet:
@@ -113,6 +128,29 @@ def stage_progress(quiet: bool, steps: Sequence[str] = ()) -> Iterator[Callable[
                 progress.update(task, description=name)
 
         yield on_stage
+
+
+@dataclass(frozen=True)
+class Bars:
+    """The progress bars above as one object, for work that shows several (`touchpoint demo`)."""
+
+    quiet: bool
+
+    def count(
+        self, description: str, total: int
+    ) -> contextlib.AbstractContextManager[Callable[[], None]]:
+        """A bar across `total` steps (`count_progress`)."""
+        return count_progress(description, total, self.quiet)
+
+    def working(self, description: str) -> contextlib.AbstractContextManager[None]:
+        """A spinner (`working`)."""
+        return working(description, self.quiet)
+
+    def stages(
+        self, steps: Sequence[str]
+    ) -> contextlib.AbstractContextManager[Callable[[str], None]]:
+        """A bar across the build's steps (`stage_progress`)."""
+        return stage_progress(self.quiet, steps)
 
 
 def import_summary(result: ImportResult, quiet: bool, as_json: bool) -> None:
@@ -326,109 +364,3 @@ def settings_table(settings: Settings) -> None:
             shown = '"•••"'
         table.add_row(name, escape(shown), escape(default), escape(description))
     out.print(table)
-
-
-@contextlib.contextmanager
-def delivery_progress(quiet: bool, total: int) -> Iterator[Callable[[Delivery], None]]:
-    """A bar across the demo's requests to its server: page views, forms and webhooks."""
-    if quiet:
-        yield lambda _delivery: None
-        return
-    with Progress(
-        SpinnerColumn(),
-        TextColumn("sending the month to touchpoint serve over HTTP"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-    ) as progress:
-        task = progress.add_task("requests", total=total)
-        yield lambda _delivery: progress.advance(task)
-
-
-VENDOR_NAMES = {"ctm": "CTM", "callrail": "CallRail", "invoca": "Invoca", "twilio": "Twilio"}
-
-
-def demo_summary(
-    database: Path,
-    played: Played,
-    imported: list[ImportResult],
-    result: BuildResult,
-    calls: list[dict[str, Any]],
-    channels: dict[str, str],
-    outcome: DemoScore,
-    serve: bool,
-) -> None:
-    """What the demo did and how close touchpoint came to the truth."""
-    from collections import Counter
-
-    from touchpoint.stages.merge import OUTCOMES
-
-    hooks = ", ".join(f"{name} {played.calls[kind]:,}" for kind, name in VENDOR_NAMES.items())
-    out.print(
-        f"sent {played.events:,} page views and forms in {played.requests['events']:,} requests "
-        f"to POST /collect, and {played.calls.total():,} calls to the vendors' webhooks "
-        f"({hooks} in {played.requests['twilio']:,} status callbacks), each signed as its "
-        f"vendor signs, plus {played.again:,} redeliveries and call-modified updates: "
-        f"{played.seconds:.1f}s over HTTP"
-    )
-    for report in imported:
-        out.print(
-            f"imported {report.accepted:,} {report.kind} "
-            f"({report.rejected:,} rejected) through the same importers users run"
-        )
-    out.print(
-        f"built in {result.seconds:.1f}s: {result.rows['sessions']:,} sessions, "
-        f"{result.rows['calls']:,} calls, {result.rows['touchpoints']:,} touchpoints"
-    )
-    grid: dict[str, Counter[str]] = {}
-    for call in calls:
-        channel = channels.get(call["call_id"]) or "(no touchpoint)"
-        grid.setdefault(channel, Counter())[call["outcome"]] += 1
-    table = Table(title="Calls by channel and merge outcome", title_justify="left")
-    table.add_column("channel")
-    for name in (*OUTCOMES, "total"):
-        table.add_column(name, justify="right")
-    for channel in sorted(grid, key=lambda c: (-sum(grid[c].values()), c)):
-        counts = grid[channel]
-        table.add_row(
-            escape(channel), *(f"{counts[o]:,}" for o in OUTCOMES), f"{sum(counts.values()):,}"
-        )
-    out.print(table)
-    sources = Counter(str(call["source_system"]) for call in calls)
-    out.print("calls by source: " + ", ".join(f"{n:,} {name}" for name, n in sources.most_common()))
-    share = outcome.credited_right / outcome.calls if outcome.calls else 0.0
-    missed = outcome.missed
-    out.print(
-        f"[bold]{outcome.credited_right:,} of {outcome.calls:,} calls ({share:.0%}) credited to "
-        f"the channel that really produced them[/], {outcome.credited_by_vendor:,} of them "
-        f"through the vendor's own record of the visit. The rest came more than 30 minutes "
-        f"after a visit no vendor recorded ({missed['outside_window']:,}), carried no visitor "
-        f"id ({missed['no_visitor_id']:,}), or came from visitors whose browsing was never "
-        f"tracked ({missed['no_session']:,})."
-    )
-    linked = sum(
-        1
-        for call in calls
-        if call["source_system"] != "salesforce"
-        and str(call["external_id"] or "").startswith("00T")
-    )
-    out.print(
-        f"One call, whatever the route: {linked:,} calls came both by webhook and as the "
-        f"Salesforce Task the vendor wrote (CallObject); each is listed once."
-    )
-    out.print(
-        f"Merge decisions that match the demo's ground truth: "
-        f"{outcome.outcomes_agree:,} of {outcome.calls:,}."
-    )
-    examples = {c["outcome"]: c["call_id"] for c in calls}
-    prefix = f"touchpoint --db {database}"
-    out.print("\nAsk why a call merged or not:")
-    for name in ("outside_window", "no_visitor_id", "merged"):
-        if name in examples:
-            out.print(escape(f"  {prefix} explain call {examples[name]}"), soft_wrap=True)
-    out.print(escape(f"  {prefix} export calls --format csv | head"), soft_wrap=True)
-    out.print(escape(f"  {prefix} report --html demo.html"), soft_wrap=True)
-    if serve:
-        out.print("\nServing the dashboard (Ctrl-C stops it; sign in with the token below):")

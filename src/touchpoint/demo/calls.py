@@ -1,13 +1,14 @@
 """The demo's calls as the routes that carry them: vendor webhooks and Salesforce Tasks.
 
-Each call takes one route: CallTrackingMetrics, CallRail or Invoca (with the
-visitor id the vendor's script read from the `_tp_uid` cookie, and what it
-recorded about the visit), Twilio (status callbacks, never a visitor id), or
-only a Salesforce Task a rep logged. Some vendor calls are also written into
-Salesforce by the vendor's CRM integration, a Task whose `CallObject` is the
-vendor's id: touchpoint must still count one call. Webhook bodies are in each
-vendor's own shape and signed as that vendor signs (`sources.signatures`);
-some are delivered again (a redelivery, a CallRail call-modified webhook).
+Each call has its route (`world.route_calls`): CallTrackingMetrics, CallRail or
+Invoca (with the visitor id the vendor's script read from the `_tp_uid` cookie,
+and what it recorded about the visit), Twilio (status callbacks, never a
+visitor id), or only a Salesforce Task a rep logged. Some vendor calls are also
+written into Salesforce by the vendor's CRM integration, a Task whose
+`CallObject` is the vendor's id: touchpoint must still count one call. Webhook
+bodies are in each vendor's own shape and signed as that vendor signs
+(`sources.vendors.signatures`); some are delivered again (a redelivery, a
+CallRail call-modified webhook).
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from touchpoint.config import Settings
+from touchpoint.demo.crm import salesforce_time
 from touchpoint.demo.world import DemoCall, World
-from touchpoint.sources.salesforce.fields import salesforce_id18
 from touchpoint.sources.vendors.signatures import (
     callrail_signature,
     ctm_signature,
@@ -33,9 +34,6 @@ from touchpoint.sources.vendors.signatures import (
     twilio_url,
 )
 
-VENDORS = ("ctm", "callrail", "invoca")
-ROUTE_WEIGHTS = {"ctm": 30, "callrail": 30, "invoca": 25, "salesforce": 15}
-TASK_LINK_SHARE = 0.2  # vendor calls the vendor also wrote into Salesforce
 # The company's tracking numbers, one pool per vendor.
 TRACKING = {
     "ctm": "+18885550147",
@@ -73,42 +71,6 @@ class Delivery:
     headers: dict[str, str] = field(default_factory=dict)
     again: bool = False  # a redelivery or a call-modified update of a call sent before
     call_id: str = ""  # the call a webhook carries
-
-
-def _hex(rng: random.Random, digits: int) -> str:
-    return f"{rng.getrandbits(digits * 4):0{digits}x}"
-
-
-def salesforce_task_id(rng: random.Random) -> str:
-    """A fresh 18-character Task id."""
-    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
-    return salesforce_id18("00T" + "".join(rng.choice(alphabet) for _ in range(12)))
-
-
-def route_calls(calls: list[DemoCall], rng: random.Random) -> None:
-    """Give each call its route and its ids, as the vendor (or the CRM) names it."""
-    routes, weights = list(ROUTE_WEIGHTS), list(ROUTE_WEIGHTS.values())
-    for number, call in enumerate(calls):
-        # Twilio knows no visitor: the calls whose id went missing are its calls.
-        call.route = "twilio" if not call.visitor_id else rng.choices(routes, weights)[0]
-        if call.route == "ctm":
-            call.call_id = str(2_150_400_000 + number)
-            call.ids["sid"] = "CAL" + _hex(rng, 32).upper()
-        elif call.route == "callrail":
-            call.call_id = "CAL" + _hex(rng, 32)
-            call.ids["id"] = str(912_000_000 + number)
-        elif call.route == "invoca":
-            call.call_id = f"{_hex(rng, 8)}-{_hex(rng, 8)}".upper()
-            call.ids["complete_call_id"] = f"{_hex(rng, 4)}-{_hex(rng, 12)}".upper()
-        elif call.route == "twilio":
-            call.call_id = "CA" + _hex(rng, 32)
-        else:
-            call.call_id = salesforce_task_id(rng)
-        if call.route in VENDORS and rng.random() < TASK_LINK_SHARE:
-            call.task_id = salesforce_task_id(rng)
-    vendor_calls = [c for c in calls if c.route in VENDORS]
-    if vendor_calls and not any(c.task_id for c in vendor_calls):
-        vendor_calls[0].task_id = salesforce_task_id(rng)  # at least one shows it
 
 
 # -- webhooks -----------------------------------------------------------------------
@@ -307,10 +269,6 @@ def invoca_transaction(call: DemoCall, number: str) -> dict[str, Any]:
 # -- Salesforce Tasks ----------------------------------------------------------------
 
 
-def _salesforce_time(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.000+0000")
-
-
 def task_rows(world: World, lead_of: dict[str, str], seed: int) -> list[dict[str, str]]:
     """The call Tasks in Salesforce: calls only a rep logged, and those a vendor wrote there."""
     rng = random.Random(seed * 104_729 + 11)
@@ -323,8 +281,8 @@ def task_rows(world: World, lead_of: dict[str, str], seed: int) -> list[dict[str
         rows.append(
             {
                 "Id": call.call_id if call.route == "salesforce" else call.task_id,
-                "CreatedDate": _salesforce_time(created),
-                "bizible2__Bizible_Touchpoint_Date__c": _salesforce_time(call.called_at),
+                "CreatedDate": salesforce_time(created),
+                "bizible2__Bizible_Touchpoint_Date__c": salesforce_time(call.called_at),
                 "Type": call.activity_type if call.route == "salesforce" else "Inbound Call",
                 "Subject": f"Call from ({digits[:3]}) {digits[3:6]}-{digits[6:]}",
                 "CallType": "Inbound",
@@ -335,7 +293,7 @@ def task_rows(world: World, lead_of: dict[str, str], seed: int) -> list[dict[str
                 # Invoca's own call ids.
                 "CallObject": "" if call.route == "salesforce" else _call_object(call),
                 "IsDeleted": "false",
-                "LastModifiedDate": _salesforce_time(call.called_at + timedelta(minutes=10)),
+                "LastModifiedDate": salesforce_time(call.called_at + timedelta(minutes=10)),
             }
         )
     return rows

@@ -1,10 +1,11 @@
 """The demo world's CRM: leads, the contacts they convert to, and opportunities with amounts.
 
 Visitors who submit a form or call become leads (by email, by the number they
-call from, or through the call Task's `WhoId`); some convert into a contact on an account with an opportunity
-that is won, lost or still open. The records are written as the Salesforce
-exports `touchpoint import crm` reads, so the demo's revenue goes through the
-same importers, identity stitching and attribution models as a user's.
+call from, or through the call Task's `WhoId`); some convert into a contact on
+an account with an opportunity that is won, lost or still open. The records
+are written as the Salesforce exports `touchpoint import crm` reads, so the
+demo's revenue goes through the same importers, identity stitching and
+attribution models as a user's.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from touchpoint.demo.world import World
-from touchpoint.sources.salesforce.fields import salesforce_id18
+from touchpoint.demo.world import World, parse_stamp, salesforce_id
+from touchpoint.sources.salesforce.crm import FIELDS
 
 # What a plumbing company sells, with the range of its price.
 SERVICES = (
@@ -26,43 +27,12 @@ SERVICES = (
     ("Sewer line repair", 3_500, 9_000),
     ("Whole-house repipe", 7_000, 16_000),
 )
-FIELDS = {
-    "leads": (
-        "Id",
-        "Email",
-        "Phone",
-        "CreatedDate",
-        "IsConverted",
-        "ConvertedContactId",
-        "ConvertedAccountId",
-        "ConvertedOpportunityId",
-    ),
-    "contacts": ("Id", "Email", "Phone", "AccountId", "CreatedDate"),
-    "opportunities": (
-        "Id",
-        "AccountId",
-        "Name",
-        "Amount",
-        "CreatedDate",
-        "CloseDate",
-        "IsClosed",
-        "IsWon",
-        "StageName",
-    ),
-}
+KINDS = ("leads", "contacts", "opportunities")  # what the demo's CRM holds
 
 
-def _sf_time(moment: datetime) -> str:
+def salesforce_time(moment: datetime) -> str:
+    """A time as Salesforce exports write it."""
     return moment.strftime("%Y-%m-%dT%H:%M:%S.000+0000")
-
-
-def _parse(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00").replace("+0000", "+00:00"))
-
-
-def _new_id(rng: random.Random, prefix: str) -> str:
-    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
-    return salesforce_id18(prefix + "".join(rng.choice(alphabet) for _ in range(12)))
 
 
 @dataclass
@@ -84,13 +54,13 @@ def crm_records(world: World, seed: int) -> Crm:
     first_form: dict[str, tuple[datetime, str]] = {}
     for event in sorted(world.events, key=lambda e: e["occurred_at"]):
         if event["type"] == "form_submit" and event["visitor_id"] not in first_form:
-            first_form[event["visitor_id"]] = (_parse(event["occurred_at"]), event["email"])
+            first_form[event["visitor_id"]] = (parse_stamp(event["occurred_at"]), event["email"])
     first_call: dict[str, datetime] = {}
     for call in world.calls:
         visitor = call.visitor_id
         if visitor and (visitor not in first_call or call.called_at < first_call[visitor]):
             first_call[visitor] = call.called_at
-    records: dict[str, list[dict[str, str]]] = {kind: [] for kind in FIELDS}
+    records: dict[str, list[dict[str, str]]] = {kind: [] for kind in KINDS}
     lead_of: dict[str, str] = {}
     for visitor in sorted(set(first_form) | set(first_call)):
         if visitor not in first_form and rng.random() < 0.35:
@@ -100,10 +70,10 @@ def crm_records(world: World, seed: int) -> Crm:
         email = first_form[visitor][1] if visitor in first_form else ""
         phone = world.phones[visitor]
         lead = {
-            "Id": _new_id(rng, "00Q"),
+            "Id": salesforce_id(rng, "00Q"),
             "Email": email,
             "Phone": phone,
-            "CreatedDate": _sf_time(created),
+            "CreatedDate": salesforce_time(created),
             "IsConverted": "false",
             "ConvertedContactId": "",
             "ConvertedAccountId": "",
@@ -125,7 +95,7 @@ def _convert(
     records: dict[str, list[dict[str, str]]],
 ) -> None:
     """The lead becomes a contact on a new account, with an opportunity for a job."""
-    account, contact, opportunity = (_new_id(rng, p) for p in ("001", "003", "006"))
+    account, contact, opportunity = (salesforce_id(rng, p) for p in ("001", "003", "006"))
     converted = created + timedelta(days=rng.uniform(0.5, 6))
     service, low, high = rng.choice(SERVICES)
     closes = converted + timedelta(days=rng.uniform(3, 24))
@@ -144,7 +114,7 @@ def _convert(
             "Email": email,
             "Phone": phone,
             "AccountId": account,
-            "CreatedDate": _sf_time(converted),
+            "CreatedDate": salesforce_time(converted),
         }
     )
     records["opportunities"].append(
@@ -153,7 +123,7 @@ def _convert(
             "AccountId": account,
             "Name": service,
             "Amount": str(round(rng.uniform(low, high) / 10) * 10),
-            "CreatedDate": _sf_time(converted),
+            "CreatedDate": salesforce_time(converted),
             "CloseDate": closes.date().isoformat(),
             "IsClosed": "true" if closed else "false",
             "IsWon": "true" if won else "false",

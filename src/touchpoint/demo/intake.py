@@ -3,7 +3,7 @@
 `DemoServer` runs the app `touchpoint serve` runs (uvicorn, in a thread, on a
 free port of 127.0.0.1) on the demo's own store. `deliveries` lists the
 month's requests in order: the snippet's batches of page views and forms for
-`POST /collect`, and the vendors' signed webhooks (`demo_calls`); the
+`POST /collect`, and the vendors' signed webhooks (`calls`); the
 redeliveries and call-modified updates come in a second round, after the
 calls they update. `send` sends them a few at a time, like many browsers and
 vendors at once, and checks every answer. Leaving `DemoServer` stops the
@@ -147,7 +147,7 @@ class Played:
     seconds: float = 0.0
 
 
-def send(url: str, rounds: list[list[Delivery]], on_sent: Callable[[Delivery], None]) -> Played:
+def send(url: str, rounds: list[list[Delivery]], on_sent: Callable[[], None]) -> Played:
     """Send every request, round after round; a refused one is an error of the demo."""
     played = Played()
     calls: set[tuple[str, str]] = set()
@@ -171,7 +171,7 @@ def send(url: str, rounds: list[list[Delivery]], on_sent: Callable[[Delivery], N
 
 
 async def _send_round(
-    url: str, deliveries_: list[Delivery], on_sent: Callable[[Delivery], None]
+    url: str, deliveries_: list[Delivery], on_sent: Callable[[], None]
 ) -> list[str]:
     pending = iter(deliveries_)
     failures: list[str] = []
@@ -186,7 +186,7 @@ async def _send_round(
                 if not _accepted(delivery, answer):
                     shown = delivery.path.split("/invoca/")[0]  # not Invoca's secret token
                     failures.append(f"POST {shown}: {answer.status_code} {answer.text[:200]}")
-                on_sent(delivery)
+                on_sent()
 
         await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
     return failures

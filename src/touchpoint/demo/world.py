@@ -1,38 +1,34 @@
-"""`touchpoint demo`: a synthetic world with known truth, played through the real paths.
+"""The demo's synthetic world and its truth: who visited, from where, and who called.
 
 Visitors arrive from several channels, browse a few pages, sometimes submit a
 form, and sometimes call. Some calls come long after the visit, some carry no
-visitor id, some come from visitors whose browsing was never tracked. The
-demo starts a real `touchpoint serve` on its own store and plays the month
-into it over HTTP: the snippet's page views and forms into `POST /collect`,
-each call into its vendor's webhook signed as that vendor signs
-(`demo_calls`, `demo_intake`). The CRM's records and the calls logged as
-Salesforce Tasks go through `touchpoint import` (`demo_crm`). Then it builds,
-compares what touchpoint concluded with what really happened, and serves the
-dashboard.
+visitor id, some come from visitors whose browsing was never tracked. Each call
+takes one route to touchpoint: CallTrackingMetrics, CallRail or Invoca (with the
+visitor id the vendor's script read from the `_tp_uid` cookie), Twilio (never a
+visitor id), or only a Salesforce Task a rep logged; some vendor calls are also
+written into Salesforce by the vendor's CRM integration. The world knows what
+touchpoint must conclude about each call (`World.truth`); `calls`, `crm` and
+`intake` say how it reaches touchpoint, `score` how close touchpoint came.
 """
 
 from __future__ import annotations
 
-import json
 import random
-import secrets
-import shutil
-from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-from touchpoint.config import Settings
+from touchpoint.sources.salesforce.fields import salesforce_id18
 
 SITE = "https://www.northwind-plumbing.example"
 SITE_DOMAIN = "northwind-plumbing.example"
 PAGES = ("/", "/services/drains", "/services/water-heaters", "/pricing", "/about", "/reviews")
 START = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
-DEFAULT_DIRECTORY = Path(".touchpoint-demo")
 # Area codes of the demo's callers; numbers are 555 numbers, one per person.
 AREA_CODES = ("617", "781", "857", "508", "978", "339", "774", "351", "413", "401")
+VENDORS = ("ctm", "callrail", "invoca")  # the routes that carry the visitor id
+ROUTE_WEIGHTS = {"ctm": 30, "callrail": 30, "invoca": 25, "salesforce": 15}
+TASK_LINK_SHARE = 0.2  # vendor calls the vendor also wrote into Salesforce
 
 
 @dataclass(frozen=True)
@@ -112,7 +108,7 @@ class DemoCall:
     visit: Visit | None  # that visit; None when the caller's browsing was never tracked
     duration_s: int
     activity_type: str  # the Salesforce Task's Type ("" when the rep left it blank)
-    route: str = ""  # ctm, callrail, invoca, twilio or salesforce (`demo_calls.route_calls`)
+    route: str = ""  # ctm, callrail, invoca, twilio or salesforce (`route_calls`)
     call_id: str = ""  # as touchpoint lists it: the vendor's id, or the Task's
     ids: dict[str, str] = field(default_factory=dict)  # the vendor's other ids
     task_id: str = ""  # the Salesforce Task the vendor also wrote, if it did
@@ -120,6 +116,8 @@ class DemoCall:
 
 @dataclass
 class TrueCall:
+    """What touchpoint must conclude about one call."""
+
     call_id: str
     channel: str
     outcome: str
@@ -127,6 +125,8 @@ class TrueCall:
 
 @dataclass
 class World:
+    """The month: every visit and call, and the number each person calls from."""
+
     visits: list[Visit] = field(default_factory=list)
     calls: list[DemoCall] = field(default_factory=list)
     phones: dict[str, str] = field(default_factory=dict)  # visitor → the number they call from
@@ -153,8 +153,6 @@ def _phone(number: int) -> str:
 
 def generate_world(visitors: int, seed: int) -> World:
     """A reproducible world of `visitors` people: their visits, forms and calls."""
-    from touchpoint.demo.calls import route_calls
-
     rng = random.Random(seed)
     world = World()
     weights = [arrival.weight for arrival in ARRIVALS]
@@ -168,14 +166,17 @@ def generate_world(visitors: int, seed: int) -> World:
             world.visits.append(visit)
             if rng.random() < 0.22:
                 _call_after(world, rng, visit, moment)
-            moment = _parse(visit.events[-1]["occurred_at"]) + timedelta(days=rng.uniform(1, 6))
+            moment = parse_stamp(visit.events[-1]["occurred_at"]) + timedelta(
+                days=rng.uniform(1, 6)
+            )
         if number % 40 == 0:  # a caller whose browsing was never tracked
             _untracked_call(world, rng, moment)
     route_calls(world.calls, random.Random(seed * 7_919 + 3))
     return world
 
 
-def _parse(stamp: str) -> datetime:
+def parse_stamp(stamp: str) -> datetime:
+    """The time of a world event's `occurred_at`."""
     return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
 
 
@@ -257,139 +258,37 @@ def _add_call(
     )
 
 
-def demo_settings(settings: Settings) -> Settings:
-    """The user's settings, plus what the demo's world needs.
-
-    The demo site's domain joins `[site] domains` (the snippet's requests come from
-    its pages), and each vendor without a webhook secret gets a fresh one, which
-    the demo signs its calls with.
-    """
-    domains = settings.site.domains
-    if not any(d == SITE_DOMAIN or SITE_DOMAIN.endswith("." + d) for d in domains):
-        domains = [*domains, SITE_DOMAIN]
-    hooks = {
-        name: value or secrets.token_urlsafe(18)
-        for name, value in settings.webhooks.model_dump().items()
-        if name != "replay_window"
-    }
-    return settings.model_copy(
-        update={
-            "site": settings.site.model_copy(update={"domains": domains}),
-            "webhooks": settings.webhooks.model_copy(update=hooks),
-        }
-    )
+def _hex(rng: random.Random, digits: int) -> str:
+    return f"{rng.getrandbits(digits * 4):0{digits}x}"
 
 
-@dataclass(frozen=True)
-class DemoScore:
-    calls: int
-    credited_right: int
-    outcomes_agree: int
-    by_outcome: Counter[str]
-    credited_by_vendor: int = 0  # of `credited_right`: through the vendor's own attribution
-    missed: Counter[str] = field(default_factory=Counter)  # not credited right, by outcome
-
-    def as_json(self) -> str:
-        """The score for scripts (`touchpoint demo --json`)."""
-        return json.dumps(
-            {
-                "calls": self.calls,
-                "credited_right": self.credited_right,
-                "credited_right_share": self.credited_right / self.calls if self.calls else None,
-                "credited_by_vendor": self.credited_by_vendor,
-                "outcomes_agree": self.outcomes_agree,
-                "by_outcome": dict(self.by_outcome),
-            }
-        )
+def salesforce_id(rng: random.Random, prefix: str) -> str:
+    """A fresh 18-character Salesforce Id of the object whose key prefix is `prefix`."""
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+    return salesforce_id18(prefix + "".join(rng.choice(alphabet) for _ in range(12)))
 
 
-def score(world: World, calls: list[dict[str, Any]], channels: dict[str, str]) -> DemoScore:
-    """Compare touchpoint's calls (with their touchpoints' channels) with the truth."""
-    truths = world.truth
-    right = agree = by_vendor = 0
-    outcomes: Counter[str] = Counter()
-    missed: Counter[str] = Counter()
-    for call in calls:
-        truth = truths.get(call["call_id"])
-        if truth is None:
-            continue
-        outcomes[call["outcome"]] += 1
-        agree += call["outcome"] == truth.outcome
-        if channels.get(call["call_id"]) == truth.channel:
-            right += 1
-            by_vendor += call.get("attribution_basis") == "vendor"
+def route_calls(calls: list[DemoCall], rng: random.Random) -> None:
+    """Give each call its route and its ids, as the vendor (or the CRM) names it."""
+    routes, weights = list(ROUTE_WEIGHTS), list(ROUTE_WEIGHTS.values())
+    for number, call in enumerate(calls):
+        # Twilio knows no visitor: the calls whose id went missing are its calls.
+        call.route = "twilio" if not call.visitor_id else rng.choices(routes, weights)[0]
+        if call.route == "ctm":
+            call.call_id = str(2_150_400_000 + number)
+            call.ids["sid"] = "CAL" + _hex(rng, 32).upper()
+        elif call.route == "callrail":
+            call.call_id = "CAL" + _hex(rng, 32)
+            call.ids["id"] = str(912_000_000 + number)
+        elif call.route == "invoca":
+            call.call_id = f"{_hex(rng, 8)}-{_hex(rng, 8)}".upper()
+            call.ids["complete_call_id"] = f"{_hex(rng, 4)}-{_hex(rng, 12)}".upper()
+        elif call.route == "twilio":
+            call.call_id = "CA" + _hex(rng, 32)
         else:
-            missed[truth.outcome] += 1
-    return DemoScore(len(truths), right, agree, outcomes, by_vendor, missed)
-
-
-def reset(directory: Path) -> None:
-    """Start the demo from an empty directory of its own."""
-    if directory.exists():
-        shutil.rmtree(directory)
-    directory.mkdir(parents=True)
-
-
-def run_demo(
-    db: Path | None,
-    config: Path | None,
-    *,
-    visitors: int,
-    seed: int,
-    serve: bool,
-    quiet: bool,
-    host: str = "127.0.0.1",
-    port: int = 8000,
-) -> DemoScore:
-    """Generate the world, play it into a real server, import, build, summarise, serve."""
-    from touchpoint import console
-    from touchpoint.build.build import build, build_steps
-    from touchpoint.config import load_settings
-    from touchpoint.demo.calls import task_rows, write_tasks
-    from touchpoint.demo.crm import crm_records, write_crm
-    from touchpoint.demo.intake import DemoServer, deliveries, send
-    from touchpoint.importers import import_calls, import_crm
-    from touchpoint.store import open_snapshot
-
-    directory = db.parent if db else DEFAULT_DIRECTORY
-    database = db or DEFAULT_DIRECTORY / "touchpoint.duckdb"
-    if db is None:
-        reset(directory)
-    settings = demo_settings(load_settings(config, db=database))
-    world = generate_world(visitors, seed)
-    crm = crm_records(world, seed)  # also names each caller's lead (the Tasks' WhoId)
-    tasks_file = write_tasks(task_rows(world, crm.lead_of, seed), directory / "input")
-    crm_files = write_crm(crm.records, directory / "input")
-    with DemoServer(settings) as server:
-        rounds = deliveries(world, server.settings, seed)
-        with console.delivery_progress(quiet, sum(len(r) for r in rounds)) as on_sent:
-            played = send(server.url, rounds, on_sent)
-    with console.working("importing the CRM's Tasks and records", quiet):
-        imported = [
-            import_calls(settings, [tasks_file], "salesforce-csv"),
-            *(import_crm(settings, [path], kind) for kind, path in crm_files.items()),
-        ]
-    with console.stage_progress(quiet, build_steps()) as on_stage:
-        result = build(settings, on_stage)
-    with open_snapshot(settings) as con:
-        calls = _rows(con, "SELECT * FROM calls")
-        channels = dict(
-            con.execute(
-                "SELECT c.call_id, t.channel FROM calls c JOIN touchpoints t USING (touchpoint_id)"
-            ).fetchall()
-        )
-    outcome = score(world, calls, channels)
-    if not quiet:
-        console.demo_summary(database, played, imported, result, calls, channels, outcome, serve)
-    if serve:
-        from touchpoint.serve import serve as serve_dashboard
-
-        # Runs until interrupted; it prints the dashboard's address and its token.
-        serve_dashboard(settings, host, port, say=console.note)
-    return outcome
-
-
-def _rows(con: Any, sql: str) -> list[dict[str, Any]]:
-    cursor = con.execute(sql)
-    names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+            call.call_id = salesforce_id(rng, "00T")
+        if call.route in VENDORS and rng.random() < TASK_LINK_SHARE:
+            call.task_id = salesforce_id(rng, "00T")
+    vendor_calls = [c for c in calls if c.route in VENDORS]
+    if vendor_calls and not any(c.task_id for c in vendor_calls):
+        vendor_calls[0].task_id = salesforce_id(rng, "00T")  # at least one shows it
