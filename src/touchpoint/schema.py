@@ -181,6 +181,59 @@ CRM_TABLES: dict[str, str] = {
     "campaign-members": "raw_campaign_members",
 }
 
+# The Salesforce fields (API names) touchpoint reads from each CRM export, by kind.
+CRM_FIELDS: dict[str, tuple[str, ...]] = {
+    "leads": (
+        "Id",
+        "Email",
+        "Phone",
+        "CreatedDate",
+        "IsConverted",
+        "ConvertedContactId",
+        "ConvertedAccountId",
+        "ConvertedOpportunityId",
+    ),
+    "contacts": ("Id", "Email", "Phone", "AccountId", "CreatedDate"),
+    "opportunities": (
+        "Id",
+        "AccountId",
+        "Name",
+        "Amount",
+        "CreatedDate",
+        "CloseDate",
+        "IsClosed",
+        "IsWon",
+        "StageName",
+    ),
+    "contact-roles": ("Id", "OpportunityId", "ContactId", "IsPrimary", "Role"),
+    "campaign-members": (
+        "Id",
+        "CampaignId",
+        "LeadId",
+        "ContactId",
+        "CreatedDate",
+        "HasResponded",
+        "FirstRespondedDate",
+        "Campaign.Name",
+        "Campaign.Type",
+    ),
+}
+# The fields of every Salesforce record that say which version it is.
+VERSION_FIELDS = ("IsDeleted", "LastModifiedDate", "SystemModstamp")
+# The Task fields touchpoint reads (besides those `[salesforce]` settings name).
+TASK_FIELDS = (
+    "Id",
+    "CreatedDate",
+    "Type",
+    "Subject",
+    "WhoId",
+    "WhatId",
+    "CallType",
+    "CallDurationInSeconds",
+    "CallObject",
+    *VERSION_FIELDS,
+)
+
 RAW_TABLES: dict[str, pa.Schema] = {
     "raw_events": RAW_EVENTS,
     "raw_calls": RAW_CALLS,
@@ -192,71 +245,84 @@ RAW_TABLES: dict[str, pa.Schema] = {
     "raw_campaign_members": RAW_CAMPAIGN_MEMBERS,
 }
 
-# DESIGN §8: these columns, in this order; more may follow.
+# DESIGN §8: the columns of each output table, in this order; more may follow (the
+# stages keep what later stages read after them).
+EVENT_COLUMNS = ("event_id", "visitor_id", "type", "occurred_at", "url", "referrer")
+SESSION_COLUMNS = (
+    "session_id",
+    "visitor_id",
+    "started_at",
+    "last_activity_at",
+    "landing_page",
+    "referrer",
+    "channel",
+    "subchannel",
+    "source",
+    "medium",
+    "campaign",
+    "content",
+    "term",
+    "click_id",
+    "page_views",
+)
+# A call as its source records it (what `calls-csv` reads back from an export) ...
+CALL_RECORD_COLUMNS = (
+    "call_id",
+    "source_system",
+    "external_id",
+    "visitor_id",
+    "called_at",
+    "activity_type",
+    "caller_number",
+    "tracking_number",
+    "duration_s",
+)
+# ... and what the build finds out about it.
+CALL_BINDING_COLUMNS = (
+    "outcome",
+    "session_id",
+    "seconds_from_session_start",
+    "touchpoint_id",
+    "attribution_basis",
+)
+CALL_COLUMNS = (*CALL_RECORD_COLUMNS, *CALL_BINDING_COLUMNS)
+TOUCHPOINT_COLUMNS = (
+    "touchpoint_id",
+    "person_id",
+    "visitor_id",
+    "touchpoint_date",
+    "touchpoint_type",
+    "medium",
+    "source",
+    "channel",
+    "subchannel",
+    "campaign",
+    "landing_page",
+    "referrer",
+    "session_id",
+    "call_id",
+    "positions",
+    "attribution_basis",
+)
+ATTRIBUTION_COLUMNS = (
+    "touchpoint_id",
+    "conversion_id",
+    "conversion_type",
+    "model",
+    "weight",
+    "revenue",
+    "channel",
+    "positions",
+)
+REJECT_COLUMNS = ("source", "record", "reason", "rejected_at")
+
 OUTPUT_COLUMNS: dict[str, tuple[str, ...]] = {
-    "events": ("event_id", "visitor_id", "type", "occurred_at", "url", "referrer"),
-    "sessions": (
-        "session_id",
-        "visitor_id",
-        "started_at",
-        "last_activity_at",
-        "landing_page",
-        "referrer",
-        "channel",
-        "subchannel",
-        "source",
-        "medium",
-        "campaign",
-        "content",
-        "term",
-        "click_id",
-        "page_views",
-    ),
-    "calls": (
-        "call_id",
-        "source_system",
-        "external_id",
-        "visitor_id",
-        "called_at",
-        "activity_type",
-        "caller_number",
-        "tracking_number",
-        "duration_s",
-        "outcome",
-        "session_id",
-        "seconds_from_session_start",
-        "touchpoint_id",
-        "attribution_basis",
-    ),
-    "touchpoints": (
-        "touchpoint_id",
-        "person_id",
-        "visitor_id",
-        "touchpoint_date",
-        "touchpoint_type",
-        "medium",
-        "source",
-        "channel",
-        "subchannel",
-        "campaign",
-        "landing_page",
-        "referrer",
-        "session_id",
-        "call_id",
-        "positions",
-        "attribution_basis",
-    ),
-    "attribution": (
-        "touchpoint_id",
-        "conversion_id",
-        "conversion_type",
-        "model",
-        "weight",
-        "revenue",
-        "channel",
-        "positions",
-    ),
-    "rejects": ("source", "record", "reason", "rejected_at"),
+    "events": EVENT_COLUMNS,
+    "sessions": SESSION_COLUMNS,
+    "calls": CALL_COLUMNS,
+    "touchpoints": TOUCHPOINT_COLUMNS,
+    "attribution": ATTRIBUTION_COLUMNS,
+    "rejects": REJECT_COLUMNS,
 }
 
 EXPORT_TABLES = tuple(OUTPUT_COLUMNS)

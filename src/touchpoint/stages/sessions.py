@@ -15,6 +15,7 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
+from touchpoint.schema import EVENT_COLUMNS, SESSION_COLUMNS
 from touchpoint.stages.channels import acquisition, classify, referrer_sources
 from touchpoint.stages.params import BuildParams
 
@@ -36,17 +37,12 @@ def sessionize(events: ir.Table, referrers: ir.Table, params: BuildParams) -> ir
         params.session_timeout_us,
     )
     joined = marked.join(assigned, "event_id")
-    return joined.select(*EVENT_COLUMNS)
+    return joined.select(*EVENT_COLUMNS, *EVENT_EXTRA_COLUMNS)
 
 
-# What the events table keeps: what later stages and exports read, not every raw field.
-EVENT_COLUMNS = (
-    "event_id",
-    "visitor_id",
-    "type",
-    "occurred_at",
-    "url",
-    "referrer",
+# What the events table keeps after its contract columns: what later stages and
+# exports read, not every raw field.
+EVENT_EXTRA_COLUMNS = (
     "session_id",
     "starts_session",
     "occurred_us",
@@ -58,6 +54,14 @@ EVENT_COLUMNS = (
     "click_id",
     "title",
     "email",
+)
+# What the sessions table keeps after its contract columns.
+SESSION_EXTRA_COLUMNS = (
+    "started_us",
+    "last_activity_us",
+    "event_count",
+    "first_form_us",
+    "first_chat_us",
 )
 
 
@@ -137,25 +141,4 @@ def sessions(events: ir.Table, params: BuildParams) -> ir.Table:
     )
     joined = first.join(activity, "session_id")
     classified = classify(joined, params.channel_rules, params.replace_default_channels)
-    return classified.select(
-        "session_id",
-        "visitor_id",
-        "started_at",
-        "last_activity_at",
-        "landing_page",
-        "referrer",
-        "channel",
-        "subchannel",
-        "source",
-        "medium",
-        "campaign",
-        "content",
-        "term",
-        "click_id",
-        "page_views",
-        "started_us",
-        "last_activity_us",
-        "event_count",
-        "first_form_us",
-        "first_chat_us",
-    )
+    return classified.select(*SESSION_COLUMNS, *SESSION_EXTRA_COLUMNS)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
+from touchpoint.schema import TOUCHPOINT_COLUMNS
 from touchpoint.stages.campaigns import campaign_touchpoints
 from touchpoint.stages.channels import (
     CLICK_SOURCES,
@@ -33,25 +34,12 @@ WEB_VISIT = "Web Visit"
 PHONE_CALL = "Phone Call"
 CRM_ACTIVITY = "CRM Activity"
 
+# What the touchpoints table keeps after its contract columns, for journeys and positions.
+TOUCHPOINT_EXTRA_COLUMNS = ("touchpoint_us", "conversion_us", "conversion_kind")
+# Every touchpoint before its `positions` are known (they come from the journeys).
 COLUMNS = (
-    "touchpoint_id",
-    "person_id",
-    "visitor_id",
-    "touchpoint_date",
-    "touchpoint_type",
-    "medium",
-    "source",
-    "channel",
-    "subchannel",
-    "campaign",
-    "landing_page",
-    "referrer",
-    "session_id",
-    "call_id",
-    "attribution_basis",
-    "touchpoint_us",
-    "conversion_us",
-    "conversion_kind",
+    *(name for name in TOUCHPOINT_COLUMNS if name != "positions"),
+    *TOUCHPOINT_EXTRA_COLUMNS,
 )
 
 
@@ -246,5 +234,4 @@ def with_positions(touchpoints: ir.Table, journeys: ir.Table) -> ir.Table:
             for flag, name in zip(flags, POSITIONS, strict=True)
         ]
     )
-    ordered = [*COLUMNS[:14], "positions", *COLUMNS[14:]]
-    return joined.mutate(positions=positions).select(*ordered)
+    return joined.mutate(positions=positions).select(*TOUCHPOINT_COLUMNS, *TOUCHPOINT_EXTRA_COLUMNS)

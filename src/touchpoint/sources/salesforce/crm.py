@@ -23,6 +23,7 @@ import pyarrow as pa
 
 from touchpoint.config import Settings
 from touchpoint.errors import TouchpointError
+from touchpoint.schema import CRM_FIELDS, VERSION_FIELDS
 from touchpoint.sources.phones import to_e164
 from touchpoint.sources.records import (
     ParseReport,
@@ -41,44 +42,6 @@ from touchpoint.sources.salesforce.fields import field, flag, sf_id
 
 SOURCE_SYSTEM = "salesforce"
 BATCH_ROWS = 50_000
-VERSION_FIELDS = ("IsDeleted", "LastModifiedDate", "SystemModstamp")
-FIELDS: dict[str, tuple[str, ...]] = {
-    "leads": (
-        "Id",
-        "Email",
-        "Phone",
-        "CreatedDate",
-        "IsConverted",
-        "ConvertedContactId",
-        "ConvertedAccountId",
-        "ConvertedOpportunityId",
-    ),
-    "contacts": ("Id", "Email", "Phone", "AccountId", "CreatedDate"),
-    "opportunities": (
-        "Id",
-        "AccountId",
-        "Name",
-        "Amount",
-        "CreatedDate",
-        "CloseDate",
-        "IsClosed",
-        "IsWon",
-        "StageName",
-    ),
-    "contact-roles": ("Id", "OpportunityId", "ContactId", "IsPrimary", "Role"),
-    "campaign-members": (
-        "Id",
-        "CampaignId",
-        "LeadId",
-        "ContactId",
-        "CreatedDate",
-        "HasResponded",
-        "FirstRespondedDate",
-        "Campaign.Name",
-        "Campaign.Type",
-    ),
-}
-KINDS = tuple(FIELDS)
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
@@ -279,7 +242,7 @@ ROW_FUNCTIONS: dict[str, Callable[[dict[str, Any], Settings], dict[str, Any]]] =
 def known_fields(kind: str, settings: Settings) -> frozenset[str]:
     """The fields of this kind touchpoint reads with these settings."""
     extra = {settings.attribution.amount_field} if kind == "opportunities" else set()
-    return frozenset(FIELDS[kind]) | frozenset(VERSION_FIELDS) | extra
+    return frozenset(CRM_FIELDS[kind]) | frozenset(VERSION_FIELDS) | extra
 
 
 def read_crm(

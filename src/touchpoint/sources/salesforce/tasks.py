@@ -17,6 +17,7 @@ from typing import Any
 import pyarrow as pa
 
 from touchpoint.config import Settings
+from touchpoint.schema import TASK_FIELDS
 from touchpoint.sources.phones import to_e164
 from touchpoint.sources.records import (
     FileProblem,
@@ -39,20 +40,6 @@ from touchpoint.sources.salesforce.fields import flag, sf_id
 
 SOURCE_SYSTEM = "salesforce"
 BATCH_ROWS = 50_000
-TASK_FIELDS = (
-    "Id",
-    "CreatedDate",
-    "Type",
-    "Subject",
-    "WhoId",
-    "WhatId",
-    "CallType",
-    "CallDurationInSeconds",
-    "CallObject",
-    "IsDeleted",
-    "LastModifiedDate",
-    "SystemModstamp",
-)
 
 
 def _seconds(record: dict[str, Any], name: str) -> int | None:

@@ -17,50 +17,26 @@ from collections.abc import Mapping
 from typing import Any
 
 from touchpoint.config import Settings
+from touchpoint.schema import CALL_BINDING_COLUMNS, CALL_RECORD_COLUMNS
 from touchpoint.sources.records import RecordError, parse_time
-from touchpoint.sources.vendors.calls import (
-    CLICK_ID_FIELDS,
-    Attribution,
-    VendorCall,
-    call_id,
-    call_row,
-    click_id_in,
-    first_text,
-    text,
-    visitor_id,
-    whole_seconds,
-)
+from touchpoint.sources.urls import UTM_PARAMS
+from touchpoint.sources.vendors.attribution import CLICK_ID_FIELDS, Attribution, click_id_in
+from touchpoint.sources.vendors.calls import VendorCall, call_row
+from touchpoint.sources.vendors.fields import call_id, first_text, text, visitor_id, whole_seconds
+from touchpoint.sources.vendors.vendor import CallFile, Vendor, VisitorIds
 
 DEFAULT_SOURCE_SYSTEM = "calls-csv"
 READ_COLUMNS = (
-    "call_id",
-    "source_system",
-    "external_id",
-    "visitor_id",
-    "called_at",
-    "activity_type",
-    "caller_number",
-    "tracking_number",
-    "duration_s",
+    *CALL_RECORD_COLUMNS,
     "call_type",
     "updated_at",
-    "utm_source",
-    "utm_medium",
-    "utm_campaign",
-    "utm_content",
-    "utm_term",
+    *UTM_PARAMS,
     "landing_page",
     "referrer",
     *CLICK_ID_FIELDS,
 )
 # What `build` adds to the calls table: present in an export, not input.
-OUTPUT_ONLY = (
-    "outcome",
-    "session_id",
-    "seconds_from_session_start",
-    "touchpoint_id",
-    "attribution_basis",
-)
+OUTPUT_ONLY = CALL_BINDING_COLUMNS
 KNOWN_COLUMNS = frozenset((*READ_COLUMNS, *OUTPUT_ONLY))
 
 
@@ -101,3 +77,14 @@ def calls_csv_row(record: Any, settings: Settings, received_us: int) -> dict[str
         attribution=said,
     )
     return call_row(call, record, settings)
+
+
+CALLS_CSV = Vendor(
+    name=DEFAULT_SOURCE_SYSTEM,
+    title="calls-csv",
+    row=calls_csv_row,
+    files=(CallFile("calls-csv", "csv", known_columns=KNOWN_COLUMNS),),
+    visitor_ids=VisitorIds(
+        explained="the record's visitor_id", documented="the `visitor_id` column"
+    ),
+)

@@ -5,21 +5,13 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
+from touchpoint.schema import ATTRIBUTION_COLUMNS
 from touchpoint.stages.attribution import position_based, touch_based
 from touchpoint.stages.attribution.data_driven import credit_weights
 
-ATTRIBUTION_COLUMNS = (
-    "touchpoint_id",
-    "conversion_id",
-    "conversion_type",
-    "model",
-    "weight",
-    "revenue",
-    "channel",
-    "positions",
-    "is_closed",
-    "is_won",
-)
+# What the attribution table keeps after its contract columns: whether the
+# conversion (an opportunity) is closed and won, for the reports.
+ATTRIBUTION_EXTRA_COLUMNS = ("is_closed", "is_won")
 
 
 def attribution(
@@ -49,4 +41,4 @@ def attribution(
     revenue = ibis.ifelse(
         rows.conversion_type == "opportunity", rows.weight * rows.amount, ibis.null("float64")
     )
-    return rows.mutate(revenue=revenue).select(*ATTRIBUTION_COLUMNS)
+    return rows.mutate(revenue=revenue).select(*ATTRIBUTION_COLUMNS, *ATTRIBUTION_EXTRA_COLUMNS)
