@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from touchpoint.demo.world import World, parse_stamp, salesforce_id
-from touchpoint.sources.salesforce.crm import FIELDS
+from touchpoint.schema import CRM_FIELDS
 
 # What a plumbing company sells, with the range of its price.
 SERVICES = (
@@ -139,7 +139,7 @@ def write_crm(records: dict[str, list[dict[str, str]]], directory: Path) -> dict
     for kind, rows in records.items():
         path = directory / f"{kind}.csv"
         with path.open("w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=list(FIELDS[kind]))
+            writer = csv.DictWriter(handle, fieldnames=list(CRM_FIELDS[kind]))
             writer.writeheader()
             writer.writerows(rows)
         paths[kind] = path
