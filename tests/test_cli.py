@@ -55,7 +55,7 @@ def test_build_prints_its_stages(built):
     # The collector's intake log is loaded first (touchpoint.build.intake).
     assert [s["stage"] for s in summary["stages"]][:4] == [
         "intake",
-        "referrers",
+        "referrer_sources",
         "events",
         "sessions",
     ]

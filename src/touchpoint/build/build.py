@@ -26,21 +26,19 @@ from touchpoint.stages.params import BuildParams
 from touchpoint.stages.pipeline import (
     RESULT_TABLES,
     SCRATCH_TABLES,
-    STAGE_NAMES,
+    STAGES,
     StageInfo,
     run_stages,
 )
 from touchpoint.store import Store
 
-# Stage results kept only while the build runs.
-_SCRATCH_TABLES = ("referrer_sources", "current_calls")
 ENGINES = ("duckdb", "spark")
 
 
 def build_steps(engine: str = "duckdb") -> tuple[str, ...]:
     """Every name `build` reports through `on_stage`, in order, for a progress bar."""
     collect = ("collect results",) if engine == "spark" else ()
-    return (*STAGE_NAMES, *collect, "publish")
+    return (*(stage.name for stage in STAGES), *collect, "publish")
 
 
 @dataclass(frozen=True)
@@ -104,7 +102,7 @@ def _build_on_duckdb(
         on_stage,
         raw_crm={name: backend.raw(name) for name in CRM_TABLES.values()},
     )
-    for name in (*_SCRATCH_TABLES, *SCRATCH_TABLES):
+    for name in SCRATCH_TABLES:
         backend.drop(name)
     return stages
 

@@ -24,7 +24,7 @@ from touchpoint.config import Settings
 from touchpoint.errors import TouchpointError
 from touchpoint.schema import CRM_TABLES
 from touchpoint.stages.params import BuildParams
-from touchpoint.stages.pipeline import RESULT_TABLES, StageInfo, run_stages
+from touchpoint.stages.pipeline import PUBLISHED_TABLES, StageInfo, run_stages
 from touchpoint.store import Store
 
 
@@ -99,7 +99,7 @@ def build_on_spark(
             raw_crm={name: raw[name] for name in CRM_TABLES.values()},
         )
         on_stage("collect results")
-        for name in RESULT_TABLES:
+        for name in PUBLISHED_TABLES:
             reader = _naive_reader(backend.ibis.to_pyarrow_batches(results[name]))
             with store.registered(reader) as view:
                 store.con.execute(f'CREATE TABLE snap.main."{name}" AS SELECT * FROM {view}')

@@ -1,8 +1,11 @@
 """The stages in order, on any backend: raw tables in, result tables out.
 
-Each stage is a pure function from Ibis tables to an Ibis table; the backend
-decides how a result is kept (a table in the snapshot file on DuckDB, a cached
-view on Spark). Every stage reports a small `StageInfo`.
+`STAGES` declares every stage: the table it makes (its name), the tables it
+reads (raw tables or earlier stages), how it makes it, and whether the table is
+a published result or scratch. `run_stages` is one loop over them. Each stage
+is a pure function from Ibis tables to an Ibis table; the backend decides how a
+result is kept (a table in the snapshot file on DuckDB, a cached view on
+Spark). Every stage reports a small `StageInfo`.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol
 
 import ibis
 import ibis.expr.types as ir
@@ -39,34 +42,6 @@ from touchpoint.stages.params import BuildParams
 from touchpoint.stages.sessions import referrer_lookup, sessionize, sessions
 from touchpoint.stages.touchpoints import touchpoints, with_positions
 
-RESULT_TABLES = ("events", "sessions", "calls", "touchpoints", "attribution")
-# Every name `run_stages` reports through `on_stage`, in order (progress bars count them).
-STAGE_NAMES = (
-    "referrers",
-    "events",
-    "sessions",
-    "calls",
-    "merge",
-    "crm",
-    "identity edges",
-    "identity",
-    "touchpoints",
-    "positions",
-    "touchpoint positions",
-    "journey paths",
-    "markov",
-    "shapley",
-    "attribution",
-)
-# Stage results only later stages read (kept: journeys, people and the current CRM records).
-SCRATCH_TABLES = (
-    "identity_edges",
-    "person_touchpoints",
-    "journey_paths",
-    "markov_transitions",
-    "shapley_credits",
-)
-
 
 class Backend(Protocol):
     """Where stage results are kept between stages."""
@@ -80,12 +55,156 @@ class Backend(Protocol):
     def drop(self, name: str) -> None: ...
 
 
+Kept = Literal["result", "published", "scratch"]
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One stage: the table it makes, the tables it reads, and how it makes it.
+
+    `fn` takes the `inputs` tables in order, then the `BuildParams`, and returns
+    the table's expression (`on_backend`: the backend comes first, for a stage
+    that keeps tables on the way; those are dropped once its own table is kept).
+    """
+
+    name: str
+    inputs: tuple[str, ...]
+    fn: Callable[..., ir.Table]
+    # "result": a contract table (DESIGN §8; its contract columns first); "published":
+    # in the snapshot beside them for readers; "scratch": only later stages read it.
+    kept: Kept
+    # The leading inputs whose rows are this stage's rows in (the rest are lookups).
+    rows_from: int = 1
+    on_backend: bool = False
+
+
 @dataclass(frozen=True)
 class StageInfo:
     stage: str
     rows_in: int
     rows_out: int
     seconds: float
+
+
+def _events(raw_events: ir.Table, referrers: ir.Table, params: BuildParams) -> ir.Table:
+    return sessionize(raw_events, referrers, params)
+
+
+def _identity_edges(
+    events: ir.Table, calls: ir.Table, leads: ir.Table, contacts: ir.Table, params: BuildParams
+) -> ir.Table:
+    return identity_edges(events, calls, leads, contacts, params.max_visitors_per_phone)
+
+
+def _people(backend: Backend, edges: ir.Table, _params: BuildParams) -> ir.Table:
+    """Label rounds until the components settle, then one row per visitor or CRM record."""
+    labels = backend.materialize("identity_labels_0", initial_labels(edges))
+    for round_number in range(1, MAX_ROUNDS + 1):
+        relabelled = backend.materialize(
+            f"identity_labels_{round_number}", propagate(labels, edges)
+        )
+        settled = int(changed_labels(labels, relabelled).to_pyarrow().as_py()) == 0
+        labels = relabelled
+        if settled:
+            return identity_people(labels)
+    raise TouchpointError(
+        f"identity stitching did not settle in {MAX_ROUNDS} rounds; please report it"
+    )
+
+
+def _journeys(
+    person_touchpoints: ir.Table,
+    people: ir.Table,
+    leads: ir.Table,
+    contacts: ir.Table,
+    opportunities: ir.Table,
+    contact_roles: ir.Table,
+    params: BuildParams,
+) -> ir.Table:
+    return journeys(
+        person_touchpoints,
+        people,
+        leads,
+        contacts,
+        opportunities,
+        contact_roles,
+        params.opportunity_contacts,
+    )
+
+
+def _touchpoints(person_touchpoints: ir.Table, journeys: ir.Table, _p: BuildParams) -> ir.Table:
+    return with_positions(person_touchpoints, journeys)
+
+
+def _journey_paths(journeys: ir.Table, person_touchpoints: ir.Table, _p: BuildParams) -> ir.Table:
+    return journey_paths(journeys, person_touchpoints)
+
+
+def _markov_transitions(paths: ir.Table, params: BuildParams) -> ir.Table:
+    return markov_transitions(paths, params.markov_order)
+
+
+def _markov_credits(transitions: ir.Table, _params: BuildParams) -> ir.Table:
+    """The Markov solve: the chain is small, so numpy solves it outside the backend."""
+    return credits_table(markov_credits(transitions.to_pyarrow().to_pylist()))
+
+
+def _attribution(
+    journeys: ir.Table, markov: ir.Table, shapley: ir.Table, params: BuildParams
+) -> ir.Table:
+    ft, lc, oc, closed, middle = params.custom_shares
+    return attribution(
+        journeys, markov, shapley, params.half_life_us, custom_model(ft, lc, oc, closed, middle)
+    )
+
+
+def _one_input(fn: Callable[[ir.Table], ir.Table]) -> Callable[[ir.Table, BuildParams], ir.Table]:
+    """A stage function of one table that needs no settings."""
+    return lambda table, _params: fn(table)
+
+
+# Every stage in order; a stage's name is the table it makes.
+STAGES: tuple[Stage, ...] = (
+    Stage("referrer_sources", ("raw_events",), _one_input(referrer_lookup), "scratch"),
+    Stage("events", ("raw_events", "referrer_sources"), _events, "result"),
+    Stage("sessions", ("events",), sessions, "result"),
+    Stage("current_calls", ("raw_calls",), _one_input(current_calls), "scratch"),
+    Stage("calls", ("current_calls", "sessions", "events"), merge_calls, "result"),
+    *(
+        Stage(raw.removeprefix("raw_"), (raw,), _one_input(current_records), "published")
+        for raw in CRM_TABLES.values()
+    ),
+    Stage(
+        "identity_edges",
+        ("events", "current_calls", "leads", "contacts"),
+        _identity_edges,
+        "scratch",
+    ),
+    Stage("people", ("identity_edges",), _people, "published", on_backend=True),
+    Stage(
+        "person_touchpoints",
+        ("sessions", "calls", "people", "campaign_members"),
+        touchpoints,
+        "scratch",
+        rows_from=2,
+    ),
+    Stage(
+        "journeys",
+        ("person_touchpoints", "people", "leads", "contacts", "opportunities", "contact_roles"),
+        _journeys,
+        "published",
+    ),
+    Stage("touchpoints", ("person_touchpoints", "journeys"), _touchpoints, "result"),
+    Stage("journey_paths", ("journeys", "person_touchpoints"), _journey_paths, "scratch"),
+    Stage("markov_transitions", ("journey_paths",), _markov_transitions, "scratch"),
+    Stage("markov_credits", ("markov_transitions",), _markov_credits, "scratch"),
+    Stage("shapley_credits", ("journey_paths",), _one_input(shapley_credits), "scratch"),
+    Stage("attribution", ("journeys", "markov_credits", "shapley_credits"), _attribution, "result"),
+)
+# The contract tables (DESIGN §8), every table a build publishes, and the scratch ones.
+RESULT_TABLES = tuple(stage.name for stage in STAGES if stage.kept == "result")
+PUBLISHED_TABLES = tuple(stage.name for stage in STAGES if stage.kept != "scratch")
+SCRATCH_TABLES = tuple(stage.name for stage in STAGES if stage.kept == "scratch")
 
 
 def contract_first(table: ir.Table, name: str) -> ir.Table:
@@ -100,6 +219,25 @@ def empty_crm() -> dict[str, ir.Table]:
     return {table: ibis.memtable(RAW_TABLES[table].empty_table()) for table in CRM_TABLES.values()}
 
 
+class _KeptOnTheWay:
+    """The backend as an `on_backend` stage sees it: it remembers what the stage keeps."""
+
+    def __init__(self, backend: Backend):
+        self.backend = backend
+        self.name = backend.name
+        self.kept: list[str] = []
+
+    def materialize(self, name: str, expr: ir.Table) -> ir.Table:
+        self.kept.append(name)
+        return self.backend.materialize(name, expr)
+
+    def count(self, table: ir.Table) -> int:
+        return self.backend.count(table)
+
+    def drop(self, name: str) -> None:
+        self.backend.drop(name)
+
+
 def run_stages(
     backend: Backend,
     raw_events: ir.Table,
@@ -108,166 +246,40 @@ def run_stages(
     on_stage: Callable[[str], None] = lambda _name: None,
     raw_crm: Mapping[str, ir.Table] | None = None,
 ) -> tuple[dict[str, ir.Table], list[StageInfo]]:
-    """Run every stage; return the result tables by name and what each stage did.
+    """Run every stage; return the published tables by name and what each stage did.
 
     `raw_crm` holds the raw CRM tables by name (`raw_leads`, ...); missing ones are empty.
     """
-    infos: list[StageInfo] = []
+    tables = {
+        "raw_events": raw_events,
+        "raw_calls": raw_calls,
+        **empty_crm(),
+        **(raw_crm or {}),
+    }
     rows: dict[str, int] = {}
 
-    def stage(name: str, rows_in: int, expr: ir.Table, keep_as: str | None = None) -> ir.Table:
-        on_stage(name)
+    def rows_of(name: str) -> int:
+        if name not in rows:
+            rows[name] = backend.count(tables[name])
+        return rows[name]
+
+    infos: list[StageInfo] = []
+    for stage in STAGES:
+        on_stage(stage.name)
+        rows_in = sum(rows_of(name) for name in stage.inputs[: stage.rows_from])
         started = time.perf_counter()
-        table = backend.materialize(keep_as or name, expr)
-        rows[name] = backend.count(table)
-        infos.append(StageInfo(name, rows_in, rows[name], time.perf_counter() - started))
-        return table
-
-    rows["raw_events"] = backend.count(raw_events)
-    rows["raw_calls"] = backend.count(raw_calls)
-    referrers = stage(
-        "referrers", rows["raw_events"], referrer_lookup(raw_events), "referrer_sources"
-    )
-    events = stage(
-        "events",
-        rows["raw_events"],
-        contract_first(sessionize(raw_events, referrers, params), "events"),
-    )
-    sessions_table = stage(
-        "sessions", rows["events"], contract_first(sessions(events, params), "sessions")
-    )
-    current = stage("calls", rows["raw_calls"], current_calls(raw_calls), "current_calls")
-    calls = stage(
-        "merge",
-        rows["calls"],
-        contract_first(merge_calls(current, sessions_table, events, params), "calls"),
-        "calls",
-    )
-    crm = {**empty_crm(), **(raw_crm or {})}
-    raw_crm_rows = sum(backend.count(table) for table in crm.values())
-    on_stage("crm")
-    started = time.perf_counter()
-    records = {
-        raw.removeprefix("raw_"): backend.materialize(
-            raw.removeprefix("raw_"), current_records(crm[raw])
-        )
-        for raw in CRM_TABLES.values()
-    }
-    infos.append(
-        StageInfo(
-            "crm",
-            raw_crm_rows,
-            sum(backend.count(table) for table in records.values()),
-            time.perf_counter() - started,
-        )
-    )
-    people = stitch_identities(backend, stage, events, current, records, params, infos, on_stage)
-    journey_touchpoints = stage(
-        "touchpoints",
-        rows["sessions"] + rows["merge"],
-        touchpoints(sessions_table, calls, people, records["campaign_members"], params),
-        "person_touchpoints",
-    )
-    journeys_table = stage(
-        "positions",
-        rows["touchpoints"],
-        journeys(
-            journey_touchpoints,
-            people,
-            records["leads"],
-            records["contacts"],
-            records["opportunities"],
-            records["contact_roles"],
-            params.opportunity_contacts,
-        ),
-        "journeys",
-    )
-    touchpoints_table = stage(
-        "touchpoint positions",
-        rows["touchpoints"],
-        contract_first(with_positions(journey_touchpoints, journeys_table), "touchpoints"),
-        "touchpoints",
-    )
-    paths = stage(
-        "journey paths",
-        rows["positions"],
-        journey_paths(journeys_table, journey_touchpoints),
-        "journey_paths",
-    )
-    transitions = stage(
-        "markov",
-        rows["journey paths"],
-        markov_transitions(paths, params.markov_order),
-        "markov_transitions",
-    )
-    markov = credits_table(markov_credits(transitions.to_pyarrow().to_pylist()))
-    shapley = stage("shapley", rows["journey paths"], shapley_credits(paths), "shapley_credits")
-    ft, lc, oc, closed, middle = params.custom_shares
-    attribution_table = stage(
-        "attribution",
-        rows["positions"],
-        contract_first(
-            attribution(
-                journeys_table,
-                markov,
-                shapley,
-                params.half_life_us,
-                custom_model(ft, lc, oc, closed, middle),
-            ),
-            "attribution",
-        ),
-    )
-    results = {
-        "events": events,
-        "sessions": sessions_table,
-        "calls": calls,
-        "touchpoints": touchpoints_table,
-        "attribution": attribution_table,
-    }
-    return results, infos
-
-
-def stitch_identities(
-    backend: Backend,
-    stage: Callable[..., ir.Table],
-    events: ir.Table,
-    calls: ir.Table,
-    records: Mapping[str, ir.Table],
-    params: BuildParams,
-    infos: list[StageInfo],
-    on_stage: Callable[[str], None],
-) -> ir.Table:
-    """The identity stage: label rounds until the components settle, then `people`."""
-    edges = stage(
-        "identity edges",
-        backend.count(events),
-        identity_edges(
-            events, calls, records["leads"], records["contacts"], params.max_visitors_per_phone
-        ),
-        "identity_edges",
-    )
-    on_stage("identity")
-    started = time.perf_counter()
-    labels = backend.materialize("identity_labels_0", initial_labels(edges))
-    scratch = ["identity_labels_0"]
-    for round_number in range(1, MAX_ROUNDS + 1):
-        name = f"identity_labels_{round_number}"
-        relabelled = backend.materialize(name, propagate(labels, edges))
-        scratch.append(name)
-        settled = int(changed_labels(labels, relabelled).to_pyarrow().as_py()) == 0
-        labels = relabelled
-        if settled:
-            break
-    else:
-        raise TouchpointError(
-            f"identity stitching did not settle in {MAX_ROUNDS} rounds; please report it"
-        )
-    people = backend.materialize("people", identity_people(labels))
-    for name in scratch:
-        backend.drop(name)
-    infos.append(
-        StageInfo(
-            "identity", backend.count(edges), backend.count(people), time.perf_counter() - started
-        )
-    )
-    return people
+        inputs = [tables[name] for name in stage.inputs]
+        if stage.on_backend:
+            on_the_way = _KeptOnTheWay(backend)
+            expr = stage.fn(on_the_way, *inputs, params)
+        else:
+            expr = stage.fn(*inputs, params)
+        if stage.kept == "result":
+            expr = contract_first(expr, stage.name)
+        tables[stage.name] = backend.materialize(stage.name, expr)
+        if stage.on_backend:
+            for name in on_the_way.kept:
+                backend.drop(name)
+        rows_out = rows_of(stage.name)
+        infos.append(StageInfo(stage.name, rows_in, rows_out, time.perf_counter() - started))
+    return {name: tables[name] for name in PUBLISHED_TABLES}, infos
