@@ -16,6 +16,7 @@ import typer
 from touchpoint import console
 from touchpoint.config import Settings, load_settings
 from touchpoint.errors import TouchpointError
+from touchpoint.sources.vendors.files import VENDOR_FORMATS
 
 app = typer.Typer(
     name="touchpoint",
@@ -30,6 +31,11 @@ app.add_typer(import_app, name="import")
 app.add_typer(explain_app, name="explain")
 sync_app = typer.Typer(help="Download records from other systems' APIs.", no_args_is_help=True)
 app.add_typer(sync_app, name="sync")
+
+
+def _one_of(names: tuple[str, ...]) -> str:
+    """Choices as help text says them: "a, b or c"."""
+    return ", ".join(names[:-1]) + " or " + names[-1]
 
 
 class Context:
@@ -103,7 +109,7 @@ def import_calls_command(
         str,
         typer.Option(
             "--format",
-            help="salesforce-csv, salesforce-json, ctm, callrail, invoca or calls-csv.",
+            help=f"{_one_of(('salesforce-csv', 'salesforce-json', *VENDOR_FORMATS))}.",
             show_default=False,
         ),
     ],

@@ -8,7 +8,7 @@ accepted; rejected records are kept in `rejects` with their reason.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -62,6 +62,11 @@ class StrictRejected(TouchpointError):
 # Stages one file's good rows and records its rejects and notes in the report; may say
 # how many of the file's bytes it has read so far (the rest is counted when it returns).
 FileLoader = Callable[[Staging, Path, ParseReport, datetime, Callable[[int], None]], None]
+
+
+# Reads one file's good rows into Arrow tables of its raw table, filling these batches
+# (of the import's arrival time and the file); rejects and notes go in the report.
+TableReader = Callable[[Path, ParseReport, RowBatches, datetime], Iterator[pa.Table]]
 
 
 def total_bytes(paths: list[Path]) -> int:
@@ -170,28 +175,26 @@ def import_calls(
     on_bytes: Callable[[int], None] = lambda _n: None,
 ) -> ImportResult:
     """Import call records in one of the `CALL_FORMATS` into the store."""
-    if fmt not in CALL_FORMATS:
-        raise TouchpointError(f"unknown calls format {fmt!r}; use one of {', '.join(CALL_FORMATS)}")
+    _known("calls format", fmt, CALL_FORMATS)
+    load = _table_loader(RAW_CALLS, _call_reader(fmt, settings))
+    return _import(settings, "calls", "raw_calls", paths, load, strict, on_bytes)
 
+
+def _call_reader(fmt: str, settings: Settings) -> TableReader:
+    """How one import reads its call files: a vendor's format, or Salesforce Tasks."""
+    if fmt not in vendor_files.VENDOR_FORMATS:
+        return lambda path, report, batches, _received_at: salesforce_tasks.read_tasks(
+            path, fmt, settings, report, batches
+        )
     clocks: list[Iterator[int]] = []  # one arrival order across all files of this import
 
-    def load(
-        staged: Staging,
-        path: Path,
-        report: ParseReport,
-        received_at: datetime,
-        _tell: Callable[[int], None],
-    ) -> None:
-        batches = RowBatches(RAW_CALLS, received_at=received_at, origin=f"file:{path.resolve()}")
-        if fmt in vendor_files.VENDOR_FORMATS:
-            clocks[:] = clocks or [vendor_files.arrival_clock(received_at)]
-            tables = vendor_files.read_vendor_calls(path, fmt, settings, report, batches, clocks[0])
-        else:
-            tables = salesforce_tasks.read_tasks(path, fmt, settings, report, batches)
-        for batch in tables:
-            staged.append(batch)
+    def read(
+        path: Path, report: ParseReport, batches: RowBatches, received_at: datetime
+    ) -> Iterator[pa.Table]:
+        clocks[:] = clocks or [vendor_files.arrival_clock(received_at)]
+        return vendor_files.read_vendor_calls(path, fmt, settings, report, batches, clocks[0])
 
-    return _import(settings, "calls", "raw_calls", paths, load, strict, on_bytes)
+    return read
 
 
 def import_crm(
@@ -202,11 +205,28 @@ def import_crm(
     on_bytes: Callable[[int], None] = lambda _n: None,
 ) -> ImportResult:
     """Import Salesforce CRM exports of one kind (leads, contacts, ...) into the store."""
-    if kind not in CRM_TABLES:
-        raise TouchpointError(f"unknown CRM kind {kind!r}; use one of {', '.join(CRM_TABLES)}")
+    _known("CRM kind", kind, CRM_TABLES)
     table = CRM_TABLES[kind]
     if kind in ("opportunities", "campaign-members"):
         salesforce_crm.site_zone(settings)  # a bad time zone is one error, not a reject per row
+
+    def read(
+        path: Path, report: ParseReport, batches: RowBatches, _received_at: datetime
+    ) -> Iterator[pa.Table]:
+        return salesforce_crm.read_crm(path, kind, settings, report, batches)
+
+    load = _table_loader(RAW_TABLES[table], read)
+    return _import(settings, kind, table, paths, load, strict, on_bytes)
+
+
+def _known(what: str, name: str, known: Collection[str]) -> None:
+    """Stop with one line when `name` is not one of the known formats or kinds."""
+    if name not in known:
+        raise TouchpointError(f"unknown {what} {name!r}; use one of {', '.join(known)}")
+
+
+def _table_loader(schema: pa.Schema, read: TableReader) -> FileLoader:
+    """A loader that stages the tables `read` makes of each file's rows."""
 
     def load(
         staged: Staging,
@@ -215,10 +235,8 @@ def import_crm(
         received_at: datetime,
         _tell: Callable[[int], None],
     ) -> None:
-        batches = RowBatches(
-            RAW_TABLES[table], received_at=received_at, origin=f"file:{path.resolve()}"
-        )
-        for batch in salesforce_crm.read_crm(path, kind, settings, report, batches):
+        batches = RowBatches(schema, received_at=received_at, origin=f"file:{path.resolve()}")
+        for batch in read(path, report, batches, received_at):
             staged.append(batch)
 
-    return _import(settings, kind, table, paths, load, strict, on_bytes)
+    return load

@@ -1,18 +1,18 @@
-"""Vendor webhooks on `touchpoint serve`: calls pushed by CTM, CallRail, Invoca and Twilio.
+"""Vendor webhooks on `touchpoint serve`: calls the vendors push, the moment they end.
 
-`POST /webhooks/ctm`, `/webhooks/callrail`, `/webhooks/twilio` (voice status
-callbacks, form-encoded) and `/webhooks/invoca/<token>` (Invoca signs nothing:
-the secret is the token in the URL). They are public, like the collector, and
-bounded the same way: a rate per client IP and `[collector] max_body_bytes`,
-both checked before the body is read. The signature is verified on the raw
-body before anything is parsed (DESIGN §9, `sources.signatures`); the body
-then becomes raw-calls rows (`sources.webhook_bodies`), appended to the intake
+Each vendor with a `Webhook` in `VENDORS` gets its routes (`POST
+/webhooks/<vendor>`, and whatever else it declares, such as a secret token in
+the path for a vendor that signs nothing). They are public, like the collector,
+and bounded the same way: a rate per client IP and `[collector] max_body_bytes`,
+both checked before the body is read. The signature is verified on the raw body
+before anything is parsed (DESIGN §9, the vendor's `Webhook.verify`); the body
+then becomes raw-calls rows (`sources.vendors.webhooks`), appended to the intake
 log like the collector's events and acknowledged only once they are on disk.
 `touchpoint build` lands them by `record_hash`, so a redelivery is stored once,
 and the calls stage keeps the latest version of each vendor call.
 
-Answers: 200 with what was stored (records that are not calls, such as a CTM
-form, are skipped); 400 when the body holds no call and something in it is
+Answers: 200 with what was stored (records that are not calls, such as a form
+submission, are skipped); 400 when the body holds no call and something in it is
 wrong (a signed body that cannot be read is kept in `rejects`); 401 for a bad
 or missing signature, with nothing stored; 413 too large; 429 rate-limited;
 503 while the vendor's secret is not configured (touchpoint takes no unsigned
@@ -21,8 +21,6 @@ calls, and the vendor retries later) or when the log cannot be written.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
@@ -36,104 +34,23 @@ from touchpoint.collect.endpoint import Collector
 from touchpoint.collect.frames import encode_record
 from touchpoint.collect.guards import RateLimiter
 from touchpoint.config import Settings
-from touchpoint.sources.records import RecordError, stable_hash, to_us
-from touchpoint.sources.vendors.signatures import (
-    CALLRAIL_HEADER,
-    CTM_HEADER,
-    CTM_TIME_HEADER,
-    TWILIO_HEADER,
-    TWILIO_SETTINGS_HEADER,
-    SignatureError,
-    tokens_match,
-    twilio_algorithm,
-    twilio_url,
-    verify_callrail,
-    verify_ctm,
-    verify_twilio,
-)
-from touchpoint.sources.vendors.twilio import form_fields
-from touchpoint.sources.vendors.webhooks import WebhookRows, webhook_rows
+from touchpoint.sources.records import stable_hash, to_us
+from touchpoint.sources.vendors.signatures import NotReadable, SignatureError
+from touchpoint.sources.vendors.vendor import Vendor, Webhook, WebhookRequest
+from touchpoint.sources.vendors.webhooks import WEBHOOKS, WebhookRows, webhook_rows
 
 REJECT_KIND = "calls"  # rejects of webhooks sit beside those of `import calls`
 
 
-class NotReadable(ValueError):
-    """A body that cannot even be checked (Twilio's form is not a form): HTTP 400."""
-
-
-Verify = Callable[[Request, bytes, Settings], None]
-
-
-@dataclass(frozen=True)
-class Vendor:
-    """One webhook endpoint: the vendor, the setting that holds its secret, how it signs."""
-
-    name: str  # as `webhook_rows` knows it, and in the path
-    title: str
-    setting: str  # the `[webhooks]` field of its secret
-    verify: Verify
-
-
-def _verify_ctm(request: Request, body: bytes, settings: Settings) -> None:
-    hooks = settings.webhooks
-    verify_ctm(
-        body,
-        request.headers.get(CTM_HEADER),
-        request.headers.get(CTM_TIME_HEADER),
-        hooks.ctm_secret,
-        replay_window_s=hooks.replay_window.total_seconds(),
-    )
-
-
-def _verify_callrail(request: Request, body: bytes, settings: Settings) -> None:
-    verify_callrail(body, request.headers.get(CALLRAIL_HEADER), settings.webhooks.callrail_secret)
-
-
-def _verify_twilio(request: Request, body: bytes, settings: Settings) -> None:
-    signature = request.headers.get(TWILIO_HEADER)
-    if not signature:
-        raise SignatureError(f"the {TWILIO_HEADER} header is missing")
-    try:
-        params = form_fields(body)
-    except RecordError as exc:
-        raise NotReadable(str(exc)) from None
-    # Twilio signs the URL it called; without [server] public_url, the one this request names.
-    public_url = settings.server.public_url or f"{request.url.scheme}://{request.url.netloc}"
-    verify_twilio(
-        twilio_url(public_url, request.url.path, request.url.query),
-        params,
-        signature,
-        settings.webhooks.twilio_auth_token,
-        twilio_algorithm(request.headers.get(TWILIO_SETTINGS_HEADER)),
-    )
-
-
-def _verify_invoca(request: Request, _body: bytes, settings: Settings) -> None:
-    given = request.path_params.get("token")
-    if not given:
-        raise SignatureError("the token is missing: Invoca must call /webhooks/invoca/<token>")
-    if not tokens_match(given, settings.webhooks.invoca_token):
-        raise SignatureError("the token in the URL is not [webhooks] invoca_token")
-
-
-VENDORS = {
-    "ctm": Vendor("ctm", "CallTrackingMetrics", "ctm_secret", _verify_ctm),
-    "callrail": Vendor("callrail", "CallRail", "callrail_secret", _verify_callrail),
-    "invoca": Vendor("invoca", "Invoca", "invoca_token", _verify_invoca),
-    "twilio": Vendor("twilio", "Twilio", "twilio_auth_token", _verify_twilio),
-}
-
-
 def webhook_routes(settings: Settings, collector: Collector) -> list[BaseRoute]:
-    """The webhook endpoints, sharing the collector's intake log."""
+    """The webhook endpoints each vendor declares, sharing the collector's intake log."""
     hooks = Webhooks(settings, collector)
-    routes: list[BaseRoute] = [
-        Route(f"/webhooks/{name}", partial(hooks.receive, vendor), methods=["POST"])
-        for name, vendor in VENDORS.items()
+    return [
+        Route(path, partial(hooks.receive, vendor, webhook), methods=["POST"])
+        for vendor in WEBHOOKS.values()
+        if (webhook := vendor.webhook)
+        for path in webhook.paths
     ]
-    invoca = partial(hooks.receive, VENDORS["invoca"])
-    routes.append(Route("/webhooks/invoca/{token}", invoca, methods=["POST"]))
-    return routes
 
 
 class Webhooks:
@@ -145,19 +62,19 @@ class Webhooks:
         # Buckets of their own: a vendor's servers never share a budget with browsers.
         self.limiter = RateLimiter(settings.collector.rate_limit_per_minute)
 
-    async def receive(self, vendor: Vendor, request: Request) -> Response:
+    async def receive(self, vendor: Vendor, webhook: Webhook, request: Request) -> Response:
         """One webhook request: bounded, verified, parsed, logged, answered."""
         client = request.client.host if request.client else ""
         wait = self.limiter.wait(client) if self.limiter.enabled else 0.0
         if wait:
             headers = {"Retry-After": str(int(wait) + 1)}
             return _answer(429, {"error": "too many requests"}, headers)
-        if not getattr(self.settings.webhooks, vendor.setting):
+        if not getattr(self.settings.webhooks, webhook.secret):
             return _answer(
                 503,
                 {
                     "error": f"{vendor.title} webhooks are not configured: set "
-                    f"[webhooks] {vendor.setting}; touchpoint takes no unsigned calls"
+                    f"[webhooks] {webhook.secret}; touchpoint takes no unsigned calls"
                 },
             )
         limit = self.settings.collector.max_body_bytes
@@ -170,7 +87,7 @@ class Webhooks:
                 413, {"error": f"the body is over {limit} bytes"}, {"Connection": "close"}
             )
         try:
-            vendor.verify(request, body, self.settings)
+            webhook.verify(_signed(request, body), self.settings)
         except SignatureError as exc:
             return _answer(401, {"error": f"signature refused: {exc}"})
         except NotReadable as exc:
@@ -250,6 +167,18 @@ def _reject_record(
             "kind": REJECT_KIND,
             "record_hash": stable_hash(REJECT_KIND, source, record),
         },
+    )
+
+
+def _signed(request: Request, body: bytes) -> WebhookRequest:
+    """What the vendor's signature check reads of the request."""
+    return WebhookRequest(
+        body=body,
+        headers=request.headers,
+        origin=f"{request.url.scheme}://{request.url.netloc}",
+        path=request.url.path,
+        query=request.url.query,
+        path_params=request.path_params,
     )
 
 

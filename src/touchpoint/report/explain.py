@@ -11,6 +11,7 @@ import duckdb
 
 from touchpoint.config import Settings, parse_duration
 from touchpoint.errors import TouchpointError
+from touchpoint.sources.vendors import VENDORS
 from touchpoint.stages.merge import MERGED, NO_SESSION, NO_VISITOR_ID, OUTSIDE_WINDOW
 from touchpoint.store import open_snapshot
 
@@ -114,18 +115,10 @@ def merge_rule(con: duckdb.DuckDBPyConnection) -> MergeRule:
 
 
 def _visitor_id_fields(built: dict[str, Any]) -> dict[str, str]:
-    vendors = built.get("vendors", {})
-
-    def either(names: list[str] | None, default: str) -> str:
-        return " or ".join(names) if names else default
-
+    recorded = built.get("vendors", {})
     return {
         "salesforce": built.get("salesforce", {}).get("visitor_id_field", "bizible2__BizibleId__c"),
-        "ctm": either(vendors.get("ctm_visitor_id_fields"), "custom_fields.tp_uid"),
-        "callrail": either(vendors.get("callrail_visitor_id_fields"), "custom_fields.tp_uid"),
-        "invoca": "the RingPool parameter "
-        + either(vendors.get("invoca_visitor_id_params"), "tp_uid"),
-        "twilio": "a CRM Task linked to the call (Twilio status callbacks carry no visitor id)",
+        **{vendor.name: vendor.visitor_ids.explain(recorded) for vendor in VENDORS},
     }
 
 

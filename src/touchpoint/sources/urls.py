@@ -19,17 +19,20 @@ from functools import lru_cache
 from types import MappingProxyType
 from urllib.parse import unquote
 
-# DESIGN §3: ad click ids, in the order they are looked for.
-CLICK_ID_PARAMS = (
-    "gclid",
-    "gbraid",
-    "wbraid",
-    "msclkid",
-    "li_fat_id",
-    "ttclid",
-    "twclid",
-    "fbclid",
-)
+# DESIGN §3: the ad click ids, in the order they are looked for (in a URL and in a
+# vendor's record), with the source and medium each stands for. fbclid has no
+# medium of its own: it is on organic links too, so the referrer gives it.
+CLICK_IDS: dict[str, tuple[str, str | None]] = {
+    "gclid": ("google", "cpc"),
+    "gbraid": ("google", "cpc"),
+    "wbraid": ("google", "cpc"),
+    "msclkid": ("bing", "cpc"),
+    "li_fat_id": ("linkedin", "cpc"),
+    "ttclid": ("tiktok", "cpc"),
+    "twclid": ("twitter", "cpc"),
+    "fbclid": ("facebook", None),
+}
+CLICK_ID_PARAMS = tuple(CLICK_IDS)
 UTM_PARAMS = ("utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term")
 
 # Whitespace that is trimmed from text fields: ASCII only, the same in Python and SQL.

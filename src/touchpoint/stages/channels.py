@@ -20,23 +20,12 @@ import ibis
 import ibis.expr.types as ir
 
 from touchpoint.errors import TouchpointError
+from touchpoint.sources.urls import CLICK_IDS
 
 PAID_MEDIUM = r"^(.*cp.*|ppc|retargeting|paid.*)$"
 SHOP_CAMPAIGN = r"^(.*(([^a-df-z]|^)shop|shopping).*)$"
 DIRECT_SOURCE = "(direct)"
 NO_MEDIUM = "(none)"
-
-# Ad click ids and the source / medium they stand for (fbclid: medium from the referrer).
-CLICK_SOURCES = {
-    "gclid": ("google", "cpc"),
-    "gbraid": ("google", "cpc"),
-    "wbraid": ("google", "cpc"),
-    "msclkid": ("bing", "cpc"),
-    "li_fat_id": ("linkedin", "cpc"),
-    "ttclid": ("tiktok", "cpc"),
-    "twclid": ("twitter", "cpc"),
-    "fbclid": ("facebook", None),
-}
 
 # Referrer hosts and the canonical source name they stand for, checked in order.
 REFERRER_PATTERNS: tuple[tuple[str, str], ...] = (
@@ -136,6 +125,19 @@ def _blank_to_null(value: ir.StringValue) -> ir.StringValue:
     return value.nullif("")
 
 
+def click_source_medium(param: ir.StringValue) -> tuple[ir.StringValue, ir.StringValue]:
+    """The source and medium the ad click id named `param` stands for (NULL: none)."""
+    source = ibis.cases(
+        *((param == name, pair[0]) for name, pair in CLICK_IDS.items()),
+        else_=ibis.null("string"),
+    )
+    medium = ibis.cases(
+        *((param == name, pair[1]) for name, pair in CLICK_IDS.items() if pair[1]),
+        else_=ibis.null("string"),
+    )
+    return source, medium
+
+
 def acquisition(events: ir.Table, domains: Sequence[str]) -> ir.Table:
     """Add each event's derived source, medium and whether it is a new acquisition.
 
@@ -145,11 +147,7 @@ def acquisition(events: ir.Table, domains: Sequence[str]) -> ir.Table:
         events.referrer_host, events.page_host, domains
     ).fill_null(False)
     external = external.fill_null(False)
-    param = events.click_id_param
-    click_source = ibis.cases(*((param == k, v[0]) for k, v in CLICK_SOURCES.items()), else_=None)
-    click_medium = ibis.cases(
-        *((param == k, v[1]) for k, v in CLICK_SOURCES.items() if v[1]), else_=None
-    )
+    click_source, click_medium = click_source_medium(events.click_id_param)
     referrer_medium = ibis.ifelse(events.referrer_is_search.fill_null(False), "organic", "referral")
     utm_source = _blank_to_null(events.utm_source.lower())
     utm_medium = _blank_to_null(events.utm_medium.lower())

@@ -16,10 +16,10 @@ import ibis.expr.types as ir
 from touchpoint.schema import TOUCHPOINT_COLUMNS
 from touchpoint.stages.campaigns import campaign_touchpoints
 from touchpoint.stages.channels import (
-    CLICK_SOURCES,
     DIRECT_SOURCE,
     NO_MEDIUM,
     classify,
+    click_source_medium,
     is_internal,
     referrer_sources,
 )
@@ -122,15 +122,7 @@ def vendor_source_medium(calls: ir.Table, internal_domains: tuple[str, ...] = ()
     lookup = referrer_sources(hosts)
     joined = calls.left_join(lookup, calls.vendor_referrer_host == lookup.referrer_host)
     joined = joined.drop("referrer_host")
-    param = joined.vendor_click_id_param
-    click_source = ibis.cases(
-        *((param == name, pair[0]) for name, pair in CLICK_SOURCES.items()),
-        else_=ibis.null("string"),
-    )
-    click_medium = ibis.cases(
-        *((param == name, pair[1]) for name, pair in CLICK_SOURCES.items() if pair[1]),
-        else_=ibis.null("string"),
-    )
+    click_source, click_medium = click_source_medium(joined.vendor_click_id_param)
     landing_host = joined.vendor_landing_host.fill_null("")
     external = joined.referrer_source.notnull() & ~is_internal(
         joined.vendor_referrer_host, landing_host, list(internal_domains)

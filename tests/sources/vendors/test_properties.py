@@ -22,9 +22,10 @@ from touchpoint.sources.records import EARLIEST_US, LATEST_US, RecordError, RowB
 from touchpoint.sources.vendors.callrail import callrail_row
 from touchpoint.sources.vendors.calls import NotACall
 from touchpoint.sources.vendors.calls_csv import calls_csv_row
-from touchpoint.sources.vendors.ctm import ctm_calls, ctm_row
+from touchpoint.sources.vendors.ctm import CTM, ctm_row
+from touchpoint.sources.vendors.fields import form_fields
 from touchpoint.sources.vendors.invoca import invoca_row
-from touchpoint.sources.vendors.twilio import form_fields, twilio_status_row
+from touchpoint.sources.vendors.twilio import twilio_status_row
 from touchpoint.sources.vendors.webhooks import WEBHOOK_VENDORS, webhook_rows
 
 FIXTURES = VENDOR_FIXTURES
@@ -40,7 +41,7 @@ ROWS = {
     "twilio": lambda record: twilio_status_row(record, SETTINGS),
 }
 VALID = {
-    "ctm": ctm_calls(json.loads((FIXTURES / "ctm-calls.json").read_text()))[0],
+    "ctm": CTM.records(json.loads((FIXTURES / "ctm-calls.json").read_text()))[0],
     "callrail": json.loads((FIXTURES / "callrail-post-call.json").read_text()),
     "invoca": json.loads((FIXTURES / "invoca-transactions.json").read_text())[0],
     "calls-csv": {

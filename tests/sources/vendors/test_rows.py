@@ -10,12 +10,14 @@ import pytest
 from support.paths import VENDOR_FIXTURES
 from touchpoint.config import load_settings
 from touchpoint.sources.records import RecordError
+from touchpoint.sources.vendors.attribution import Attribution, attribution_columns
 from touchpoint.sources.vendors.callrail import callrail_row
-from touchpoint.sources.vendors.calls import Attribution, NotACall, attribution_columns
+from touchpoint.sources.vendors.calls import NotACall
 from touchpoint.sources.vendors.calls_csv import calls_csv_row
-from touchpoint.sources.vendors.ctm import ctm_calls, ctm_row
+from touchpoint.sources.vendors.ctm import CTM, ctm_row
+from touchpoint.sources.vendors.fields import form_fields
 from touchpoint.sources.vendors.invoca import invoca_row
-from touchpoint.sources.vendors.twilio import form_fields, twilio_status_row
+from touchpoint.sources.vendors.twilio import twilio_status_row
 from touchpoint.sources.vendors.webhooks import webhook_rows
 
 FIXTURES = VENDOR_FIXTURES
@@ -32,7 +34,7 @@ def fixture(name: str):
 
 
 def test_ctm_call_from_unix_time_with_its_numbers_and_visitor_id(settings) -> None:
-    call = ctm_calls(fixture("ctm-calls.json"))[0]
+    call = CTM.records(fixture("ctm-calls.json"))[0]
     row = ctm_row(call, settings, RECEIVED_US)
     assert row["source_system"] == "ctm"
     assert row["call_id"] == "2150371827"
@@ -46,7 +48,7 @@ def test_ctm_call_from_unix_time_with_its_numbers_and_visitor_id(settings) -> No
 
 
 def test_ctm_call_from_called_at_and_the_bizible_id(settings) -> None:
-    call = ctm_calls(fixture("ctm-calls.json"))[1]
+    call = CTM.records(fixture("ctm-calls.json"))[1]
     assert "unix_time" not in call
     row = ctm_row(call, settings, RECEIVED_US)
     assert row["called_at"] == datetime(2026, 1, 19, 19, 47)  # 2:47 PM -05:00
@@ -74,7 +76,7 @@ def test_ctm_called_at_without_offset_is_rejected(settings) -> None:
 
 
 def test_ctm_forms_and_texts_are_not_calls(settings) -> None:
-    form = ctm_calls(fixture("ctm-calls.json"))[2]
+    form = CTM.records(fixture("ctm-calls.json"))[2]
     with pytest.raises(NotACall):
         ctm_row(form, settings, RECEIVED_US)
     with pytest.raises(NotACall):

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from twilio.request_validator import RequestValidator
 
 from support.paths import VENDOR_FIXTURES
+from touchpoint.sources.vendors.fields import form_fields
 from touchpoint.sources.vendors.signatures import (
     SignatureError,
     callrail_signature,
@@ -27,7 +28,6 @@ from touchpoint.sources.vendors.signatures import (
     verify_ctm,
     verify_twilio,
 )
-from touchpoint.sources.vendors.twilio import form_fields
 
 FIXTURES = VENDOR_FIXTURES
 SHARED_VECTOR = Path("/work/shared/data/vendors/callrail-post-call-docs-vector.json")

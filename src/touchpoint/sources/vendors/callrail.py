@@ -22,18 +22,18 @@ from typing import Any
 
 from touchpoint.config import Settings
 from touchpoint.sources.records import RecordError, parse_time
-from touchpoint.sources.vendors.calls import (
-    Attribution,
-    VendorCall,
+from touchpoint.sources.vendors.attribution import Attribution, click_id_in
+from touchpoint.sources.vendors.calls import VendorCall, call_row
+from touchpoint.sources.vendors.fields import (
     call_id,
-    call_row,
-    click_id_in,
     first_text,
     first_visitor_id,
     text,
     timestamp_us,
     whole_seconds,
 )
+from touchpoint.sources.vendors.signatures import CALLRAIL_HEADER, verify_callrail
+from touchpoint.sources.vendors.vendor import CallFile, Vendor, VisitorIds, Webhook, WebhookRequest
 
 SOURCE_SYSTEM = "callrail"
 
@@ -93,10 +93,27 @@ def callrail_row(record: Any, settings: Settings, received_us: int) -> dict[str,
     return call_row(call, record, settings)
 
 
-def callrail_calls(document: Any) -> list[Any]:
-    """The calls of a CallRail document: one webhook body, an array, or an API page."""
-    if isinstance(document, Mapping) and isinstance(document.get("calls"), list):
-        return list(document["calls"])
-    if isinstance(document, list):
-        return document
-    return [document]
+def verify_request(request: WebhookRequest, settings: Settings) -> None:
+    """Accept a CallRail webhook request (`signatures.verify_callrail`), or raise `SignatureError`."""
+    verify_callrail(
+        request.body, request.headers.get(CALLRAIL_HEADER), settings.webhooks.callrail_secret
+    )
+
+
+CALLRAIL = Vendor(
+    name=SOURCE_SYSTEM,
+    title="CallRail",
+    row=callrail_row,
+    page_key="calls",
+    files=(CallFile("callrail", "json"),),
+    webhook=Webhook(
+        paths=("/webhooks/callrail",),
+        secret="callrail_secret",
+        verify=verify_request,
+        body="json",
+        checks="`Signature` = base64 HMAC-SHA1 of the raw body",
+    ),
+    visitor_ids=VisitorIds(
+        explained="{}", setting="callrail_visitor_id_fields", fallback="custom_fields.tp_uid"
+    ),
+)

@@ -20,18 +20,10 @@ from touchpoint.config import Settings
 from touchpoint.schema import CALL_BINDING_COLUMNS, CALL_RECORD_COLUMNS
 from touchpoint.sources.records import RecordError, parse_time
 from touchpoint.sources.urls import UTM_PARAMS
-from touchpoint.sources.vendors.calls import (
-    CLICK_ID_FIELDS,
-    Attribution,
-    VendorCall,
-    call_id,
-    call_row,
-    click_id_in,
-    first_text,
-    text,
-    visitor_id,
-    whole_seconds,
-)
+from touchpoint.sources.vendors.attribution import CLICK_ID_FIELDS, Attribution, click_id_in
+from touchpoint.sources.vendors.calls import VendorCall, call_row
+from touchpoint.sources.vendors.fields import call_id, first_text, text, visitor_id, whole_seconds
+from touchpoint.sources.vendors.vendor import CallFile, Vendor, VisitorIds
 
 DEFAULT_SOURCE_SYSTEM = "calls-csv"
 READ_COLUMNS = (
@@ -85,3 +77,14 @@ def calls_csv_row(record: Any, settings: Settings, received_us: int) -> dict[str
         attribution=said,
     )
     return call_row(call, record, settings)
+
+
+CALLS_CSV = Vendor(
+    name=DEFAULT_SOURCE_SYSTEM,
+    title="calls-csv",
+    row=calls_csv_row,
+    files=(CallFile("calls-csv", "csv", known_columns=KNOWN_COLUMNS),),
+    visitor_ids=VisitorIds(
+        explained="the record's visitor_id", documented="the `visitor_id` column"
+    ),
+)

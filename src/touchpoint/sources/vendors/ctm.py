@@ -20,13 +20,10 @@ from typing import Any
 
 from touchpoint.config import Settings
 from touchpoint.sources.records import RecordError
-from touchpoint.sources.vendors.calls import (
-    Attribution,
-    NotACall,
-    VendorCall,
+from touchpoint.sources.vendors.attribution import Attribution, click_id_in
+from touchpoint.sources.vendors.calls import NotACall, VendorCall, call_row
+from touchpoint.sources.vendors.fields import (
     call_id,
-    call_row,
-    click_id_in,
     epoch_seconds_us,
     first_text,
     first_visitor_id,
@@ -34,6 +31,8 @@ from touchpoint.sources.vendors.calls import (
     timestamp_us,
     whole_seconds,
 )
+from touchpoint.sources.vendors.signatures import CTM_HEADER, CTM_TIME_HEADER, verify_ctm
+from touchpoint.sources.vendors.vendor import CallFile, Vendor, VisitorIds, Webhook, WebhookRequest
 
 SOURCE_SYSTEM = "ctm"
 CALLED_AT_FORMATS = (
@@ -98,10 +97,33 @@ def _duration(record: Mapping[str, Any]) -> int | None:
     return duration
 
 
-def ctm_calls(document: Any) -> list[Any]:
-    """The calls of a CTM document: one call, an array, or `{"calls": [...]}`."""
-    if isinstance(document, Mapping) and isinstance(document.get("calls"), list):
-        return list(document["calls"])
-    if isinstance(document, list):
-        return document
-    return [document]
+def verify_request(request: WebhookRequest, settings: Settings) -> None:
+    """Accept a CTM webhook request (`signatures.verify_ctm`), or raise `SignatureError`."""
+    hooks = settings.webhooks
+    verify_ctm(
+        request.body,
+        request.headers.get(CTM_HEADER),
+        request.headers.get(CTM_TIME_HEADER),
+        hooks.ctm_secret,
+        replay_window_s=hooks.replay_window.total_seconds(),
+    )
+
+
+CTM = Vendor(
+    name=SOURCE_SYSTEM,
+    title="CallTrackingMetrics",
+    row=ctm_row,
+    page_key="calls",
+    files=(CallFile("ctm", "json"),),
+    webhook=Webhook(
+        paths=("/webhooks/ctm",),
+        secret="ctm_secret",
+        verify=verify_request,
+        body="json",
+        checks="`X-CTM-Signature` = base64 HMAC-SHA1 of the `X-CTM-Time` header's value "
+        "followed by the raw body",
+    ),
+    visitor_ids=VisitorIds(
+        explained="{}", setting="ctm_visitor_id_fields", fallback="custom_fields.tp_uid"
+    ),
+)

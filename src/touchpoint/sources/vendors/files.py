@@ -1,9 +1,10 @@
-"""Vendor call files for `import calls --format ctm | callrail | invoca | calls-csv`.
+"""Vendor call files for `import calls --format F`: every `CallFile` a vendor declares.
 
-JSON formats take one document (a call, an array, or the vendor's page object
-such as `{"calls": [...]}`) or one JSON document per line, as saved webhook
-bodies often are. Invoca's Transactions API also writes CSV (by extension, or
-when the file does not start with `[` or `{`); `calls-csv` is CSV only.
+A `json` format takes one document (a call, an array, or the vendor's page
+object such as `{"calls": [...]}`) or one JSON document per line, as saved
+webhook bodies often are; a `csv` format a header of column names; a `json or
+csv` format (Invoca's Transactions API writes both) is CSV by extension, or when
+the file does not start with `[` or `{`.
 
 Records that are not calls (CTM forms, Invoca signals) are skipped and counted
 in a note; they are neither imported nor rejected.
@@ -14,7 +15,7 @@ from __future__ import annotations
 import itertools
 import json
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -33,33 +34,19 @@ from touchpoint.sources.records import (
     open_text,
     to_us,
 )
-from touchpoint.sources.vendors.callrail import callrail_calls, callrail_row
+from touchpoint.sources.vendors import VENDORS
 from touchpoint.sources.vendors.calls import NotACall, record_json
-from touchpoint.sources.vendors.calls_csv import KNOWN_COLUMNS, calls_csv_row
-from touchpoint.sources.vendors.ctm import ctm_calls, ctm_row
-from touchpoint.sources.vendors.invoca import invoca_row, invoca_transactions
+from touchpoint.sources.vendors.vendor import CallFile, Vendor
 
 BATCH_ROWS = 50_000
-VENDOR_FORMATS = ("ctm", "callrail", "invoca", "calls-csv")
-VENDOR_NAMES = {
-    "ctm": "CallTrackingMetrics",
-    "callrail": "CallRail",
-    "invoca": "Invoca",
-    "calls-csv": "calls-csv",
+# --format → the vendor and the file format it declares.
+_FORMATS: dict[str, tuple[Vendor, CallFile]] = {
+    file.name: (vendor, file) for vendor in VENDORS for file in vendor.files
 }
+VENDOR_FORMATS = tuple(_FORMATS)
 
-# A record → its row, given the settings and the microsecond it counts as received.
-RowMaker = Callable[[Any, Settings, int], dict[str, Any]]
 # (where in the file, the record as received, the record or None when already rejected)
 Records = Iterator[tuple[str, str, Any]]
-
-_ROWS: dict[str, RowMaker] = {
-    "ctm": ctm_row,
-    "callrail": callrail_row,
-    "invoca": lambda record, settings, _received_us: invoca_row(record, settings),
-    "calls-csv": calls_csv_row,
-}
-_DOCUMENT_CALLS = {"ctm": ctm_calls, "callrail": callrail_calls, "invoca": invoca_transactions}
 
 
 def read_vendor_calls(
@@ -75,7 +62,7 @@ def read_vendor_calls(
     `clock` gives each record the microsecond it counts as received (see `arrival_clock`):
     for a call without a modification time of its own, a later record wins.
     """
-    make_row = _ROWS[fmt]
+    make_row = _FORMATS[fmt][0].row
     skipped: Counter[str] = Counter()
     for source, raw, record in vendor_records(path, fmt, report):
         if record is None:  # rejected while reading
@@ -117,10 +104,11 @@ def arrival_clock(received_at: datetime) -> Iterator[int]:
 
 def vendor_records(path: Path, fmt: str, report: ParseReport) -> Records:
     """The records of a vendor file, JSON or CSV as the format and file say."""
-    if fmt == "calls-csv" or (fmt == "invoca" and _is_csv(path)):
-        yield from _csv_calls(path, fmt, report)
+    vendor, file = _FORMATS[fmt]
+    if file.layout == "csv" or (file.layout == "json or csv" and _is_csv(path)):
+        yield from _csv_calls(path, file, report)
     else:
-        yield from _json_calls(path, fmt, report)
+        yield from _json_calls(path, vendor, report)
 
 
 def _is_csv(path: Path) -> bool:
@@ -134,11 +122,11 @@ def _is_csv(path: Path) -> bool:
     return not start.startswith(("[", "{"))
 
 
-def _csv_calls(path: Path, fmt: str, report: ParseReport) -> Records:
+def _csv_calls(path: Path, file: CallFile, report: ParseReport) -> Records:
     unknown: set[str] = set()
     for line, raw, record in csv_records(path, report):
-        if record is not None and fmt == "calls-csv":
-            unknown.update(name for name in record if name not in KNOWN_COLUMNS)
+        if record is not None and file.known_columns:
+            unknown.update(name for name in record if name not in file.known_columns)
         yield f"{path}:{line}", raw, record
     if unknown:
         shown = ", ".join(sorted(unknown)[:8]) + (" ..." if len(unknown) > 8 else "")
@@ -147,7 +135,7 @@ def _csv_calls(path: Path, fmt: str, report: ParseReport) -> Records:
         )
 
 
-def _json_calls(path: Path, fmt: str, report: ParseReport) -> Records:
+def _json_calls(path: Path, vendor: Vendor, report: ParseReport) -> Records:
     with open_text(path) as handle:
         content = handle.read()
     if not content.strip():
@@ -155,13 +143,13 @@ def _json_calls(path: Path, fmt: str, report: ParseReport) -> Records:
     bad_bytes = non_utf8_reason(content)
     if bad_bytes:
         raise FileProblem(f"{path} is {bad_bytes}")
-    split = _DOCUMENT_CALLS[fmt]
+    split = vendor.records
     try:
         document = json.loads(content)
     except json.JSONDecodeError as exc:
         if exc.msg != "Extra data":
             raise FileProblem(
-                f"{path} is not valid {VENDOR_NAMES[fmt]} JSON ({exc.msg} at line {exc.lineno})"
+                f"{path} is not valid {vendor.title} JSON ({exc.msg} at line {exc.lineno})"
             ) from None
     else:
         for index, item in enumerate(split(document)):

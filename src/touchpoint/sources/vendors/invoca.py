@@ -24,18 +24,17 @@ from typing import Any
 from touchpoint.config import Settings
 from touchpoint.sources.phones import to_e164
 from touchpoint.sources.records import RecordError, parse_time
-from touchpoint.sources.vendors.calls import (
-    CLICK_ID_FIELDS,
-    Attribution,
-    NotACall,
-    VendorCall,
+from touchpoint.sources.vendors.attribution import CLICK_ID_FIELDS, Attribution
+from touchpoint.sources.vendors.calls import NotACall, VendorCall, call_row
+from touchpoint.sources.vendors.fields import (
     call_id,
-    call_row,
     text,
     timestamp_us,
     visitor_id,
     whole_seconds,
 )
+from touchpoint.sources.vendors.signatures import SignatureError, tokens_match
+from touchpoint.sources.vendors.vendor import CallFile, Vendor, VisitorIds, Webhook, WebhookRequest
 
 SOURCE_SYSTEM = "invoca"
 RINGPOOL_PARAMS = 25
@@ -78,8 +77,11 @@ def invoca_called_us(record: Mapping[str, Any]) -> int:
     raise RecordError("missing required field start_time_utc")
 
 
-def invoca_row(record: Any, settings: Settings) -> dict[str, Any]:
-    """The raw-calls row of one Invoca transaction; `RecordError` or `NotACall` otherwise."""
+def invoca_row(record: Any, settings: Settings, _received_us: int = 0) -> dict[str, Any]:
+    """The raw-calls row of one Invoca transaction; `RecordError` or `NotACall` otherwise.
+
+    Its version is its own (its time, or `corrected_at`), not the time it was received.
+    """
     if not isinstance(record, Mapping):
         raise RecordError("an Invoca transaction must be a JSON object or a CSV row")
     kind = text(record.get("transaction_type"))
@@ -149,10 +151,34 @@ def _top_level(record: Mapping[str, Any]) -> dict[str, str]:
     return found
 
 
-def invoca_transactions(document: Any) -> list[Any]:
-    """The transactions of an Invoca JSON document: an array, or one transaction."""
-    if isinstance(document, Mapping) and isinstance(document.get("transactions"), list):
-        return list(document["transactions"])
-    if isinstance(document, list):
-        return document
-    return [document]
+def verify_request(request: WebhookRequest, settings: Settings) -> None:
+    """Accept an Invoca webhook request: the token in its URL is `[webhooks] invoca_token`."""
+    given = request.path_params.get("token")
+    if not given:
+        raise SignatureError("the token is missing: Invoca must call /webhooks/invoca/<token>")
+    if not tokens_match(given, settings.webhooks.invoca_token):
+        raise SignatureError("the token in the URL is not [webhooks] invoca_token")
+
+
+INVOCA = Vendor(
+    name=SOURCE_SYSTEM,
+    title="Invoca",
+    row=invoca_row,
+    page_key="transactions",
+    files=(CallFile("invoca", "json or csv"),),
+    webhook=Webhook(
+        # Invoca signs nothing: the secret is the token in the URL.
+        paths=("/webhooks/invoca", "/webhooks/invoca/{token}"),
+        address="/webhooks/invoca/<token>",
+        secret="invoca_token",
+        verify=verify_request,
+        body="json",
+        checks="the token in the URL (Invoca signs nothing)",
+    ),
+    visitor_ids=VisitorIds(
+        explained="the RingPool parameter {}",
+        documented="the RingPool parameter (or Marketing Data field) named {}",
+        setting="invoca_visitor_id_params",
+        fallback="tp_uid",
+    ),
+)

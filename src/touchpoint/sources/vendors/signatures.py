@@ -38,6 +38,10 @@ class SignatureError(Exception):
     """Why a webhook's signature was refused (a missing header, a mismatch, an old request)."""
 
 
+class NotReadable(ValueError):
+    """A body that cannot even be checked (Twilio's form is not a form): HTTP 400."""
+
+
 def _digest(key: str, message: bytes, hash_function=hashlib.sha1) -> str:
     mac = hmac.new(key.encode("utf-8"), message, hash_function)
     return base64.b64encode(mac.digest()).decode("ascii")

@@ -13,41 +13,31 @@ from __future__ import annotations
 from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import parse_qs
 
 from touchpoint.config import Settings
 from touchpoint.sources.records import RecordError, parse_time, to_us
-from touchpoint.sources.vendors.calls import (
-    VendorCall,
+from touchpoint.sources.vendors.calls import VendorCall, call_row
+from touchpoint.sources.vendors.fields import (
     call_id,
-    call_row,
+    form_fields,
     in_range,
+    single_values,
     text,
     whole_seconds,
 )
+from touchpoint.sources.vendors.signatures import (
+    TWILIO_HEADER,
+    TWILIO_SETTINGS_HEADER,
+    NotReadable,
+    SignatureError,
+    twilio_algorithm,
+    twilio_url,
+    verify_twilio,
+)
+from touchpoint.sources.vendors.vendor import Vendor, VisitorIds, Webhook, WebhookRequest
 
 SOURCE_SYSTEM = "twilio"
 FINISHED = ("completed", "busy", "no-answer", "failed", "canceled")
-
-
-def form_fields(body: bytes) -> dict[str, list[str]]:
-    """A form-encoded body as name → values (what Twilio signs), or `RecordError`."""
-    try:
-        decoded = body.decode("utf-8")
-    except UnicodeDecodeError:
-        raise RecordError("the form body is not UTF-8 text") from None
-    try:
-        return parse_qs(decoded, keep_blank_values=True, strict_parsing=bool(decoded))
-    except ValueError:
-        raise RecordError("the body is not a form (name=value&...)") from None
-
-
-def single_values(fields: Mapping[str, Any]) -> dict[str, Any]:
-    """One value per name (the first), from `form_fields` or any mapping."""
-    return {
-        name: (values[0] if values else None) if isinstance(values, list) else values
-        for name, values in fields.items()
-    }
 
 
 def event_us(value: Any) -> int:
@@ -105,3 +95,44 @@ def twilio_status_row(
 def _sequence(shown: str) -> int:
     """Twilio's `SequenceNumber` (0, 1, 2, ...), 0 when absent or not a small number."""
     return int(shown) if shown.isascii() and shown.isdigit() and len(shown) < 7 else 0
+
+
+def verify_request(request: WebhookRequest, settings: Settings) -> None:
+    """Accept a status callback (`signatures.verify_twilio`), or raise `SignatureError`.
+
+    A body that is not a form cannot be checked: `NotReadable`.
+    """
+    signature = request.headers.get(TWILIO_HEADER)
+    if not signature:
+        raise SignatureError(f"the {TWILIO_HEADER} header is missing")
+    try:
+        params = form_fields(request.body)
+    except RecordError as exc:
+        raise NotReadable(str(exc)) from None
+    # Twilio signs the URL it called; without [server] public_url, the one this request names.
+    public_url = settings.server.public_url or request.origin
+    verify_twilio(
+        twilio_url(public_url, request.path, request.query),
+        params,
+        signature,
+        settings.webhooks.twilio_auth_token,
+        twilio_algorithm(request.headers.get(TWILIO_SETTINGS_HEADER)),
+    )
+
+
+TWILIO = Vendor(
+    name=SOURCE_SYSTEM,
+    title="Twilio",
+    row=twilio_status_row,
+    webhook=Webhook(
+        paths=("/webhooks/twilio",),
+        secret="twilio_auth_token",
+        verify=verify_request,
+        body="form",
+        checks="`X-Twilio-Signature` over the URL Twilio called and the form parameters",
+    ),
+    visitor_ids=VisitorIds(
+        explained="a CRM Task linked to the call (Twilio status callbacks carry no visitor id)",
+        documented="none: status callbacks carry no visitor id",
+    ),
+)

@@ -1,12 +1,12 @@
 """A vendor webhook's raw body → raw-calls rows, for the `serve` endpoints (pure, no I/O).
 
-The endpoint verifies the signature on the raw body first (`signatures`), then
-calls `webhook_rows`. Whatever the body holds, the answer is a `WebhookRows`:
-whole rows, the reasons records were rejected, and the records skipped because
-they are not calls; it never raises for bad input. The time the request was
-received is each call's version where the vendor gives none, so a later
-delivery of a call replaces an earlier one and a redelivery (the same bytes)
-is the same record again.
+The endpoint verifies the signature on the raw body first (the vendor's
+`Webhook.verify`), then calls `webhook_rows`. Whatever the body holds, the
+answer is a `WebhookRows`: whole rows, the reasons records were rejected, and
+the records skipped because they are not calls; it never raises for bad input.
+The time the request was received is each call's version where the vendor gives
+none, so a later delivery of a call replaces an earlier one and a redelivery
+(the same bytes) is the same record again.
 """
 
 from __future__ import annotations
@@ -19,13 +19,14 @@ from typing import Any
 
 from touchpoint.config import Settings
 from touchpoint.sources.records import RecordError
-from touchpoint.sources.vendors.callrail import callrail_calls, callrail_row
+from touchpoint.sources.vendors import VENDORS
 from touchpoint.sources.vendors.calls import NotACall
-from touchpoint.sources.vendors.ctm import ctm_calls, ctm_row
-from touchpoint.sources.vendors.invoca import invoca_row, invoca_transactions
-from touchpoint.sources.vendors.twilio import form_fields, twilio_status_row
+from touchpoint.sources.vendors.fields import form_fields
+from touchpoint.sources.vendors.vendor import Vendor
 
-WEBHOOK_VENDORS = ("ctm", "callrail", "invoca", "twilio")
+# The vendors `serve` takes webhooks from, by name.
+WEBHOOKS: dict[str, Vendor] = {vendor.name: vendor for vendor in VENDORS if vendor.webhook}
+WEBHOOK_VENDORS = tuple(WEBHOOKS)
 
 
 @dataclass
@@ -42,46 +43,32 @@ class WebhookRows:
         return not self.rows and not self.skipped and bool(self.rejected)
 
 
-_JSON_VENDORS: dict[str, tuple[Callable[[Any], list[Any]], Callable[..., dict[str, Any]]]] = {
-    "ctm": (
-        ctm_calls,
-        lambda record, settings, received_us: ctm_row(record, settings, received_us),
-    ),
-    "callrail": (
-        callrail_calls,
-        lambda record, settings, received_us: callrail_row(record, settings, received_us),
-    ),
-    "invoca": (
-        invoca_transactions,
-        lambda record, settings, _received_us: invoca_row(record, settings),
-    ),
-}
-
-
 def webhook_rows(vendor: str, body: bytes, settings: Settings, received_us: int) -> WebhookRows:
     """The rows of one webhook body from `vendor` (one of `WEBHOOK_VENDORS`)."""
+    declared = WEBHOOKS[vendor]
     out = WebhookRows()
-    if vendor == "twilio":
-        try:
-            fields = form_fields(body)
-        except RecordError as exc:
-            out.rejected.append((0, str(exc)))
-            return out
-        _add(out, 0, lambda: twilio_status_row(fields, settings, received_us))
+    try:
+        records = body_records(declared, body)
+    except RecordError as exc:
+        out.rejected.append((0, str(exc)))
         return out
-    split, make_row = _JSON_VENDORS[vendor]
+    for index, record in enumerate(records):
+        # Calls of one body count as received in order, so the last of a call wins.
+        _add(out, index, partial(declared.row, record, settings, received_us + index))
+    return out
+
+
+def body_records(vendor: Vendor, body: bytes) -> list[Any]:
+    """The records of a webhook body: the vendor's records of its JSON, or its one form."""
+    if vendor.webhook is not None and vendor.webhook.body == "form":
+        return [form_fields(body)]
     try:
         document = json.loads(body.decode("utf-8"))
     except UnicodeDecodeError:
-        out.rejected.append((0, "the body is not UTF-8 text"))
-        return out
+        raise RecordError("the body is not UTF-8 text") from None
     except json.JSONDecodeError as exc:
-        out.rejected.append((0, f"the body is not JSON ({exc.msg})"))
-        return out
-    for index, record in enumerate(split(document)):
-        # Calls of one body count as received in order, so the last of a call wins.
-        _add(out, index, partial(make_row, record, settings, received_us + index))
-    return out
+        raise RecordError(f"the body is not JSON ({exc.msg})") from None
+    return vendor.records(document)
 
 
 def _add(out: WebhookRows, index: int, make: Callable[[], dict[str, Any]]) -> None:
