@@ -202,6 +202,18 @@ def non_utf8_reason(text: str) -> str | None:
     return None
 
 
+def whole_text(path: Path) -> str:
+    """A file's whole text, for a JSON reader; `FileProblem` when it is empty or not UTF-8."""
+    with open_text(path) as handle:
+        text = handle.read()
+    if not text.strip():
+        raise empty_file(path)
+    bad_bytes = non_utf8_reason(text)
+    if bad_bytes:
+        raise FileProblem(f"{path} is {bad_bytes}")
+    return text
+
+
 def as_received(text: str) -> str:
     """Text with any non-UTF-8 bytes shown as \\xNN, safe to store."""
     return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")

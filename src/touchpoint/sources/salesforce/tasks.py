@@ -29,12 +29,11 @@ from touchpoint.sources.records import (
     csv_rows,
     empty_file,
     from_us,
-    non_utf8_reason,
-    open_text,
     parse_time,
     sorted_json,
     stable_hash,
     text_or_none,
+    whole_text,
 )
 from touchpoint.sources.salesforce.fields import flag, sf_id
 
@@ -166,13 +165,7 @@ def _json_origin(path: Path, index: int, item: Any) -> tuple[str, str]:
 def _json_tasks(
     path: Path, report: ParseReport
 ) -> Iterator[tuple[int, Any, dict[str, Any] | None]]:
-    with open_text(path) as handle:
-        text = handle.read()
-    if not text.strip():
-        raise empty_file(path)
-    bad_bytes = non_utf8_reason(text)
-    if bad_bytes:
-        raise FileProblem(f"{path} is {bad_bytes}")
+    text = whole_text(path)
     try:
         document = json.loads(text)
     except json.JSONDecodeError as exc:

@@ -30,9 +30,9 @@ from touchpoint.sources.records import (
     RowBatches,
     csv_records,
     empty_file,
-    non_utf8_reason,
     open_text,
     to_us,
+    whole_text,
 )
 from touchpoint.sources.vendors import VENDORS
 from touchpoint.sources.vendors.calls import NotACall, record_json
@@ -136,13 +136,7 @@ def _csv_calls(path: Path, file: CallFile, report: ParseReport) -> Records:
 
 
 def _json_calls(path: Path, vendor: Vendor, report: ParseReport) -> Records:
-    with open_text(path) as handle:
-        content = handle.read()
-    if not content.strip():
-        raise empty_file(path)
-    bad_bytes = non_utf8_reason(content)
-    if bad_bytes:
-        raise FileProblem(f"{path} is {bad_bytes}")
+    content = whole_text(path)
     split = vendor.records
     try:
         document = json.loads(content)
