@@ -10,7 +10,7 @@ with the record, 400 for a bad parameter, 404 for an unknown call or person,
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
@@ -35,7 +35,6 @@ from touchpoint.report.reader import (
     unmerged,
 )
 from touchpoint.report.records import (
-    CallExplanationRecord,
     CallExplanations,
     CallsByChannel,
     People,
@@ -141,12 +140,7 @@ class Api:
             calls = calls_with_id(reader.con, call_id)
             if not calls:
                 raise NotFound(f"no call {call_id!r} in the latest build")
-            return CallExplanations(
-                calls=[
-                    CallExplanationRecord(**asdict(e))
-                    for e in explain_calls(reader.con, calls, reader.rule)
-                ]
-            )
+            return CallExplanations(calls=explain_calls(reader.con, calls, reader.rule))
 
         return await self.answer(request, read)
 

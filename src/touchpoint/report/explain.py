@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -11,43 +11,10 @@ import duckdb
 
 from touchpoint.config import Settings, parse_duration
 from touchpoint.errors import TouchpointError
+from touchpoint.report.records import CallExplanationRecord
 from touchpoint.sources.vendors import VENDORS
 from touchpoint.stages.merge import MERGED, NO_SESSION, NO_VISITOR_ID, OUTSIDE_WINDOW
 from touchpoint.store import open_snapshot
-
-
-@dataclass(frozen=True)
-class CallExplanation:
-    call_id: str
-    source_system: str
-    outcome: str
-    called_at: str
-    visitor_id: str | None
-    activity_type: str | None
-    session_id: str | None
-    session_started_at: str | None
-    session_channel: str | None
-    session_source: str | None
-    session_medium: str | None
-    landing_page: str | None
-    minutes_from_session_start: int | None
-    seconds_from_session_start: float | None
-    anchor: str
-    anchor_at: str | None
-    minutes_from_anchor: int | None
-    window_minutes: float
-    touchpoint_id: str | None
-    touchpoint_type: str | None
-    touchpoint_channel: str | None
-    touchpoint_medium: str | None
-    touchpoint_conversion: str | None
-    attribution_basis: str | None
-    next_session_started_at: str | None
-    visitor_id_field: str
-    text: str
-
-    def as_json(self) -> str:
-        return json.dumps(asdict(self), indent=2)
 
 
 def _when(value: datetime | None) -> str | None:
@@ -71,7 +38,7 @@ def _row(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> dict[st
     return dict(zip([d[0] for d in cursor.description], row, strict=True))
 
 
-def explain_call(settings: Settings, call_id: str) -> list[CallExplanation]:
+def explain_call(settings: Settings, call_id: str) -> list[CallExplanationRecord]:
     """Every call with this id (or vendor id) in the latest build, explained."""
     with open_snapshot(settings) as con:
         calls = calls_with_id(con, call_id)
@@ -124,7 +91,7 @@ def _visitor_id_fields(built: dict[str, Any]) -> dict[str, str]:
 
 def explain_calls(
     con: duckdb.DuckDBPyConnection, calls: list[dict[str, Any]], rule: MergeRule | None = None
-) -> list[CallExplanation]:
+) -> list[CallExplanationRecord]:
     """Explain many `calls` rows at once: three lookups in all, not three per call."""
     rule = rule or merge_rule(con)
     sessions = _rows_by(con, "sessions", "session_id", {c["session_id"] for c in calls})
@@ -175,7 +142,7 @@ def _explain(
     touchpoint: dict[str, Any] | None,
     upcoming: dict[str, Any] | None,
     rule: MergeRule,
-) -> CallExplanation:
+) -> CallExplanationRecord:
     window_us, anchor = rule.window_us, rule.anchor
     field = rule.visitor_id_field(call["source_system"])
     seconds = call["seconds_from_session_start"]
@@ -214,7 +181,7 @@ def _explain(
         visitor_id_field=field,
     )
     text = _sentences(call, session, explanation, anchor_at)
-    return CallExplanation(**explanation, text=text)
+    return CallExplanationRecord(**explanation, text=text)
 
 
 def _sentences(

@@ -4,6 +4,8 @@ JSON API all show these, and the API's OpenAPI schema is generated from them.
 
 from __future__ import annotations
 
+import json
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -276,6 +278,10 @@ class CallExplanationRecord(Record):
     next_session_started_at: str | None
     visitor_id_field: str
     text: str
+
+    def as_json(self) -> str:
+        """The record as `explain call --json` prints it."""
+        return json.dumps(self.model_dump(), indent=2)
 
 
 class CallExplanations(Record):
