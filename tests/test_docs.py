@@ -1,10 +1,11 @@
-"""The docs say what the code does: the settings table is generated from the settings."""
+"""The docs say what the code does: the settings table and the secret settings come from the settings."""
 
 from __future__ import annotations
 
 import re
 
 from support.paths import ROOT
+from touchpoint.config import SECRET_SETTINGS
 from touchpoint.console import settings_markdown
 
 
@@ -27,3 +28,11 @@ def test_every_doc_the_readme_links_exists() -> None:
     readme = (ROOT / "README.md").read_text()
     for link in re.findall(r"\]\((docs/[^)]+)\)", readme):
         assert (ROOT / link).exists(), link
+
+
+def test_the_docs_name_every_secret_setting() -> None:
+    text = (ROOT / "docs/configuration.md").read_text()
+    listed = re.search(r"<!-- secrets:start -->\n(.*?)\n<!-- secrets:end -->", text, re.S)
+    assert listed, "docs/configuration.md lost its secrets markers"
+    names = [f"`[{n.split('.', 1)[0]}] {n.split('.', 1)[1]}`" for n in SECRET_SETTINGS]
+    assert listed.group(1).strip() == ", ".join(names) + "."

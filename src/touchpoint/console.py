@@ -28,7 +28,13 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from touchpoint.config import Settings, describe_settings
+from touchpoint.config import (
+    MASK,
+    SECRET_SETTINGS,
+    Settings,
+    describe_settings,
+    masked_secrets,
+)
 
 if TYPE_CHECKING:
     from touchpoint.build.build import BuildResult
@@ -333,18 +339,9 @@ def settings_markdown() -> str:
     return "\n".join(lines)
 
 
-def _is_secret(name: str) -> bool:
-    return any(secret in name for secret in ("secret", "token", "session_id", "key"))
-
-
 def settings_json(settings: Settings) -> str:
     """The settings in force as JSON, secrets shown as •••."""
-    now = settings.model_dump(mode="json")
-    for section in now.values():
-        if isinstance(section, dict):
-            for key, value in section.items():
-                if _is_secret(key) and value:
-                    section[key] = "•••"
+    now = masked_secrets(settings.model_dump(mode="json"))
     return json.dumps(now, indent=2, ensure_ascii=False)
 
 
@@ -360,7 +357,7 @@ def settings_table(settings: Settings) -> None:
         for part in name.split("."):
             value = value[part]
         shown = json.dumps(value) if not isinstance(value, str) else f'"{value}"'
-        if any(secret in name for secret in ("secret", "token", "session_id", "key")) and value:
-            shown = '"•••"'
+        if name in SECRET_SETTINGS and value:
+            shown = f'"{MASK}"'
         table.add_row(name, escape(shown), escape(default), escape(description))
     out.print(table)

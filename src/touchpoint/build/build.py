@@ -13,13 +13,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pyarrow as pa
 
 from touchpoint.build.backends import DuckDBBackend
 from touchpoint.build.intake import load_intake
-from touchpoint.config import Settings
+from touchpoint.config import Settings, without_secrets
 from touchpoint.errors import TouchpointError
 from touchpoint.schema import CRM_TABLES
 from touchpoint.stages.params import BuildParams
@@ -105,18 +104,6 @@ def _build_on_duckdb(
     for name in SCRATCH_TABLES:
         backend.drop(name)
     return stages
-
-
-SECRET_WORDS = ("secret", "token", "session_id", "password", "private_key")
-
-
-def without_secrets(values: dict[str, Any]) -> dict[str, Any]:
-    """Settings as kept with a build: everything but credentials."""
-    return {
-        name: without_secrets(value) if isinstance(value, dict) else value
-        for name, value in values.items()
-        if not any(word in name for word in SECRET_WORDS)
-    }
 
 
 def _write_build_info(

@@ -1,0 +1,68 @@
+"""Durations as settings write them (`30m`, `1h30m`, `7d`), read and written back."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, PlainSerializer
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(value: Any) -> timedelta:
+    """Read a duration such as ``30m``, ``1h30m``, ``7d`` or a number of seconds.
+
+    >>> parse_duration("1h30m")
+    datetime.timedelta(seconds=5400)
+    >>> parse_duration(90)
+    datetime.timedelta(seconds=90)
+    """
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return timedelta(seconds=value)
+    if isinstance(value, str):
+        text = value.strip().lower().replace(" ", "")
+        if re.fullmatch(r"\d+(\.\d+)?", text):
+            return timedelta(seconds=float(text))
+        parts = _DURATION_PART.findall(text)
+        if parts and "".join(n + u for n, u in parts) == text:
+            return timedelta(seconds=sum(float(n) * _UNIT_SECONDS[u] for n, u in parts))
+    raise ValueError(f"{value!r} is not a duration like 30m, 1h30m or 7d")
+
+
+def format_duration(value: timedelta) -> str:
+    """Write a duration the way settings read it (``30m``, ``7d``, ``90s``).
+
+    >>> format_duration(timedelta(minutes=90)), format_duration(timedelta(0))
+    ('90m', '0s')
+    """
+    seconds = value.total_seconds()
+    if seconds == 0:
+        return "0s"
+    for unit in ("w", "d", "h", "m", "s"):
+        size = _UNIT_SECONDS[unit]
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:g}s"
+
+
+Duration = Annotated[
+    timedelta,
+    BeforeValidator(parse_duration),
+    PlainSerializer(format_duration, return_type=str),
+]
+
+
+def _optional_duration(value: Any) -> str:
+    """A duration setting where empty means off: kept as written, checked on load."""
+    if isinstance(value, str) and not value.strip():
+        return ""
+    parsed = parse_duration(value)  # its ValueError names the bad value
+    return value if isinstance(value, str) else format_duration(parsed)
+
+
+OptionalDuration = Annotated[str, BeforeValidator(_optional_duration)]
