@@ -40,8 +40,9 @@ def test_scenarios_on_spark_match_duckdb(batch, tmp_path: Path, spark) -> None:
 
 def test_build_on_the_spark_engine_publishes_what_duckdb_does(tmp_path: Path, spark) -> None:
     """`touchpoint build --engine spark`: the same snapshot tables as a DuckDB build."""
-    from support.scenario import TABLES, arrow_of, import_case, rows_of
+    from support.scenario import arrow_of, import_case, rows_of
     from touchpoint.build.build import build
+    from touchpoint.stages.pipeline import PUBLISHED_TABLES
     from touchpoint.store import open_snapshot
 
     case = next(b for b in BATCHES if b.cases[0].file == "merge").combined
@@ -50,8 +51,12 @@ def test_build_on_the_spark_engine_publishes_what_duckdb_does(tmp_path: Path, sp
         configured = import_case(case, tmp_path / engine)
         build(configured, engine=engine)
         with open_snapshot(configured) as con:
+            names = {
+                row[0] for row in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()
+            }
+            assert names == {*PUBLISHED_TABLES, "rejects", "build_info"}, engine
             tables[engine] = {
-                name: sorted(map(_key, rows_of(arrow_of(con, f"SELECT * FROM {name}"))))
-                for name in TABLES
+                name: sorted(map(_key, rows_of(arrow_of(con, f'SELECT * FROM "{name}"'))))
+                for name in PUBLISHED_TABLES
             }
     assert tables["spark"] == tables["duckdb"]
