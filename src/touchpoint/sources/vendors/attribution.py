@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from touchpoint.sources.urls import host_of, is_http_url, url_facts
+from touchpoint.sources.urls import CLICK_ID_PARAMS, host_of, is_http_url, url_facts
 from touchpoint.sources.vendors.fields import field_at, text
 
 
@@ -122,7 +122,8 @@ def attribution_columns(said: Attribution) -> dict[str, str | None]:
     }
 
 
-CLICK_ID_FIELDS = ("gclid", "gbraid", "wbraid", "msclkid", "fbclid", "li_fat_id", "ttclid")
+# A record names its click id as the URL parameter does; looked for in the same order.
+CLICK_ID_FIELDS = CLICK_ID_PARAMS
 
 
 def click_id_in(record: Mapping[str, Any], prefix: str = "") -> tuple[str | None, str | None]:
