@@ -57,6 +57,14 @@ class ParseReport:
     def reject(self, source: str, record: str, reason: str) -> None:
         self.rejects.append(Reject(source=source, record=record, reason=reason))
 
+    def note_unused(self, path: Path, names: set[str], what: str = "fields") -> None:
+        """Tell the user which fields (or columns) of a file touchpoint does not read."""
+        if names:
+            shown = ", ".join(sorted(names)[:8]) + (" ..." if len(names) > 8 else "")
+            self.notes.append(
+                f"{path}: ignored {len(names)} {what} touchpoint does not use ({shown})"
+            )
+
     @property
     def good(self) -> int:
         return self.seen - len(self.rejects)

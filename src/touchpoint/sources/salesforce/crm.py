@@ -31,7 +31,6 @@ from touchpoint.sources.records import (
     RowBatches,
     compact_json,
     csv_records,
-    empty_file,
     from_us,
     parse_time,
     stable_hash,
@@ -39,9 +38,9 @@ from touchpoint.sources.records import (
     to_us,
 )
 from touchpoint.sources.salesforce.fields import field, flag, sf_id
+from touchpoint.sources.salesforce.reading import rows_in_batches
 
 SOURCE_SYSTEM = "salesforce"
-BATCH_ROWS = 50_000
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
@@ -104,21 +103,24 @@ def _common(kind: str, record: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _email(record: dict[str, Any]) -> str | None:
-    value = text_or_none(field(record, "Email"))
-    return value.lower() if value else None
+def _person(record: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    """The columns a lead and a contact share: id, email, phone and when it was created."""
+    person_id = sf_id(record, "Id", required=True)
+    created_us = required_time(record, "CreatedDate")
+    email = text_or_none(field(record, "Email"))
+    return {
+        "id": person_id,
+        "email": email.lower() if email else None,
+        "phone": to_e164(text_or_none(field(record, "Phone")), settings.phone.default_region),
+        "created_at": from_us(created_us),
+        "created_us": created_us,
+    }
 
 
 def lead_row(record: dict[str, Any], settings: Settings) -> dict[str, Any]:
     """The raw-leads row of one Lead record."""
-    lead_id = sf_id(record, "Id", required=True)
-    created_us = required_time(record, "CreatedDate")
     return {
-        "id": lead_id,
-        "email": _email(record),
-        "phone": to_e164(text_or_none(field(record, "Phone")), settings.phone.default_region),
-        "created_at": from_us(created_us),
-        "created_us": created_us,
+        **_person(record, settings),
         "is_converted": flag(record, "IsConverted"),
         "converted_contact_id": sf_id(record, "ConvertedContactId"),
         "converted_account_id": sf_id(record, "ConvertedAccountId"),
@@ -129,15 +131,9 @@ def lead_row(record: dict[str, Any], settings: Settings) -> dict[str, Any]:
 
 def contact_row(record: dict[str, Any], settings: Settings) -> dict[str, Any]:
     """The raw-contacts row of one Contact record."""
-    contact_id = sf_id(record, "Id", required=True)
-    created_us = required_time(record, "CreatedDate")
     return {
-        "id": contact_id,
-        "email": _email(record),
-        "phone": to_e164(text_or_none(field(record, "Phone")), settings.phone.default_region),
+        **_person(record, settings),
         "account_id": sf_id(record, "AccountId"),
-        "created_at": from_us(created_us),
-        "created_us": created_us,
         **_common("contacts", record),
     }
 
@@ -249,27 +245,12 @@ def read_crm(
     path: Path, kind: str, settings: Settings, report: ParseReport, batches: RowBatches
 ) -> Iterator[pa.Table]:
     """Arrow tables of the good rows of one CRM export (CSV with API names)."""
-    row_of = ROW_FUNCTIONS[kind]
+
+    def origin(line: int, raw: str) -> tuple[str, str]:
+        return f"{path}:{line}", raw
+
+    records = csv_records(path, report)
     known = known_fields(kind, settings)
-    unknown: set[str] = set()
-    for line, raw, record in csv_records(path, report):
-        report.seen += 1
-        if record is None:
-            continue
-        unknown.update(key for key in record if key not in known)
-        try:
-            batches.add(row_of(record, settings))
-        except RecordError as exc:
-            report.reject(f"{path}:{line}", raw, str(exc))
-            continue
-        if len(batches) >= BATCH_ROWS:
-            yield batches.take()
-    if len(batches):
-        yield batches.take()
-    if report.seen == 0:
-        raise empty_file(path)
-    if unknown:
-        shown = ", ".join(sorted(unknown)[:8]) + (" ..." if len(unknown) > 8 else "")
-        report.notes.append(
-            f"{path}: ignored {len(unknown)} fields touchpoint does not use ({shown})"
-        )
+    return rows_in_batches(
+        path, records, ROW_FUNCTIONS[kind], settings, known, origin, report, batches
+    )

@@ -27,7 +27,6 @@ from touchpoint.sources.records import (
     compact_json,
     csv_line,
     csv_rows,
-    empty_file,
     from_us,
     parse_time,
     sorted_json,
@@ -36,9 +35,9 @@ from touchpoint.sources.records import (
     whole_text,
 )
 from touchpoint.sources.salesforce.fields import flag, sf_id
+from touchpoint.sources.salesforce.reading import Records, rows_in_batches
 
 SOURCE_SYSTEM = "salesforce"
-BATCH_ROWS = 50_000
 
 
 def _seconds(record: dict[str, Any], name: str) -> int | None:
@@ -119,7 +118,7 @@ def read_tasks(
     """Arrow tables of the good Task rows in a `salesforce-csv` or `salesforce-json` file."""
     # Where a record came from and its raw text are only needed for the few
     # records rejected, so they are worked out then.
-    records: Iterator[tuple[Any, Any, dict[str, Any] | None]]
+    records: Records
     origin: Callable[[Path, Any, Any], tuple[str, str]]
     if fmt == "salesforce-csv":
         records = csv_rows(path, report)
@@ -128,30 +127,16 @@ def read_tasks(
         records = _json_tasks(path, report)
         origin = _json_origin
     known = known_fields(settings) | {"attributes"}
-    unknown: set[str] = set()
-    for place, received, record in records:
-        report.seen += 1
-        if record is None:
-            continue
-        if not known.issuperset(record):
-            unknown |= record.keys() - known
-        try:
-            row = task_row(record, settings)
-        except RecordError as exc:
-            report.reject(*origin(path, place, received), str(exc))
-            continue
-        batches.add(row)
-        if len(batches) >= BATCH_ROWS:
-            yield batches.take()
-    if len(batches):
-        yield batches.take()
-    if report.seen == 0:
-        raise empty_file(path)
-    if unknown:
-        shown = ", ".join(sorted(unknown)[:8]) + (" ..." if len(unknown) > 8 else "")
-        report.notes.append(
-            f"{path}: ignored {len(unknown)} fields touchpoint does not use ({shown})"
-        )
+    return rows_in_batches(
+        path,
+        records,
+        task_row,
+        settings,
+        known,
+        lambda place, received: origin(path, place, received),
+        report,
+        batches,
+    )
 
 
 def _csv_origin(path: Path, line: int, fields: list[str]) -> tuple[str, str]:
