@@ -1,4 +1,4 @@
-"""The docs say what the code does: the settings table and the secret settings come from the settings."""
+"""The docs say what the code does: settings, secret settings and click ids as declared."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import re
 from support.paths import ROOT
 from touchpoint.config import SECRET_SETTINGS
 from touchpoint.console import settings_markdown
+from touchpoint.sources.urls import CLICK_IDS
 
 
 def test_the_settings_table_in_the_docs_is_current() -> None:
@@ -36,3 +37,15 @@ def test_the_docs_name_every_secret_setting() -> None:
     assert listed, "docs/configuration.md lost its secrets markers"
     names = [f"`[{n.split('.', 1)[0]}] {n.split('.', 1)[1]}`" for n in SECRET_SETTINGS]
     assert listed.group(1).strip() == ", ".join(names) + "."
+
+
+def test_the_docs_list_the_click_ids_in_the_order_they_are_looked_for() -> None:
+    text = (ROOT / "docs/merge.md").read_text()
+    item = re.search(r"^2\. an ad click id: (.*?)\n3\. ", text, re.S | re.M)
+    assert item, "docs/merge.md lost its click-id item"
+    words = " ".join(item.group(1).split())
+    assert re.findall(r"`(\w+)`", words) == list(CLICK_IDS)
+    for name, (source, medium) in CLICK_IDS.items():
+        said = re.search(rf"`{name}`[^→]*→ (\w+)(?: / (\w+))?", words)
+        assert said and said.group(1) == source, name
+        assert said.group(2) == medium or medium is None, name
