@@ -13,6 +13,8 @@ the current field is missing.
 The call-modified webhook sends the whole call again; the version is the time
 touchpoint received it, so the later delivery wins and a redelivery (the same
 bytes) changes nothing.
+
+`CALLRAIL` at the end declares it for `VENDORS` (see `vendor.Vendor`).
 """
 
 from __future__ import annotations
@@ -110,10 +112,7 @@ CALLRAIL = Vendor(
         paths=("/webhooks/callrail",),
         secret="callrail_secret",
         verify=verify_request,
-        body="json",
         checks="`Signature` = base64 HMAC-SHA1 of the raw body",
     ),
-    visitor_ids=VisitorIds(
-        explained="{}", setting="callrail_visitor_id_fields", fallback="custom_fields.tp_uid"
-    ),
+    visitor_ids=VisitorIds(setting="callrail_visitor_id_fields", fallback="custom_fields.tp_uid"),
 )

@@ -9,6 +9,8 @@ system knows about the visit: `utm_source`, `utm_medium`, `utm_campaign`,
 `referrer`. The columns `build` adds (`outcome`, `session_id`, ...) are ignored,
 so a `touchpoint export calls` file imports again. `updated_at` orders versions
 of a call; without it, the row received last wins.
+
+`CALLS_CSV` at the end declares it for `VENDORS` (see `vendor.Vendor`).
 """
 
 from __future__ import annotations

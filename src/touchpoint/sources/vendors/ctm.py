@@ -11,6 +11,8 @@ those are not calls and are skipped.
 
 CTM's webhooks give no modification time, so the version of a call is the time
 touchpoint received it: a call sent again later (modified) replaces the earlier.
+
+`CTM` at the end declares it for `VENDORS` (see `vendor.Vendor`).
 """
 
 from __future__ import annotations
@@ -119,11 +121,8 @@ CTM = Vendor(
         paths=("/webhooks/ctm",),
         secret="ctm_secret",
         verify=verify_request,
-        body="json",
         checks="`X-CTM-Signature` = base64 HMAC-SHA1 of the `X-CTM-Time` header's value "
         "followed by the raw body",
     ),
-    visitor_ids=VisitorIds(
-        explained="{}", setting="ctm_visitor_id_fields", fallback="custom_fields.tp_uid"
-    ),
+    visitor_ids=VisitorIds(setting="ctm_visitor_id_fields", fallback="custom_fields.tp_uid"),
 )

@@ -14,6 +14,8 @@ fields, or the `custom_data` list) are read too.
 A correction row (`corrects_transaction_id` set) carries the corrected values of
 the transaction it names and replaces it: it is a later version of that call
 (its version is `corrected_at`), whatever order the two arrive in.
+
+`INVOCA` at the end declares it for `VENDORS` (see `vendor.Vendor`).
 """
 
 from __future__ import annotations
@@ -172,7 +174,6 @@ INVOCA = Vendor(
         address="/webhooks/invoca/<token>",
         secret="invoca_token",
         verify=verify_request,
-        body="json",
         checks="the token in the URL (Invoca signs nothing)",
     ),
     visitor_ids=VisitorIds(

@@ -6,6 +6,8 @@ Parameters: `CallSid`, `From`, `To`, `CallStatus`, `CallDuration` (on
 the call is listed as `no_visitor_id` until dynamic number insertion supplies
 one. Every event of a call is a version of it; the latest event wins, so the
 `completed` callback (with the duration) is what the call shows.
+
+`TWILIO` at the end declares it for `VENDORS` (see `vendor.Vendor`).
 """
 
 from __future__ import annotations

@@ -56,8 +56,8 @@ class Webhook:
     secret: str  # the `[webhooks]` field of its secret; unset, the endpoint answers 503
     # Accepts the request or raises `SignatureError` (401) or `NotReadable` (400).
     verify: Callable[[WebhookRequest, Settings], None]
-    body: Literal["json", "form"]  # JSON (the vendor's `records` of it) or one form
     checks: str  # what is checked, as docs/vendors.md says it
+    body: Literal["json", "form"] = "json"  # JSON (the vendor's `records` of it), or one form
     address: str = ""  # the path to give the vendor, when it is not the first route
 
     @property
@@ -75,7 +75,7 @@ class VisitorIds:
     what docs/vendors.md says (its `{}` is the default places, "`a`, then `b`").
     """
 
-    explained: str
+    explained: str = "{}"
     documented: str = "{}"
     setting: str | None = None  # the `[vendors]` field listing the places, first found wins
     fallback: str = ""
