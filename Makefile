@@ -19,8 +19,9 @@ install: $(STAMP)
 run: install
 	$(BIN)/touchpoint demo
 
+# One worker per core; the Spark tests form one group, so one worker holds the Spark session.
 test: install chromium
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --dist loadgroup
 
 # The browser tests drive Debian's chromium (Playwright downloads no browser); the
 # dashboard's screenshots use the Inter font when it is there.

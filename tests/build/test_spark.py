@@ -16,6 +16,8 @@ from support.scenario import batches, check, load_cases, run_duckdb, run_spark
 BATCHES = batches(load_cases())
 pytestmark = [
     pytest.mark.spark,
+    # With pytest-xdist, every Spark test runs on one worker: one Spark session a run.
+    pytest.mark.xdist_group("spark"),
     # py4j leaves its gateway sockets to the garbage collector.
     pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning"),
     pytest.mark.filterwarnings("ignore:unclosed <socket.socket:ResourceWarning"),
