@@ -14,6 +14,7 @@ import io
 import json
 import math
 import re
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -48,14 +49,23 @@ class Reject:
 
 @dataclass
 class ParseReport:
-    """What a parser saw besides the good rows: rejects, notes for the user, row counts."""
+    """What a parser saw besides the good rows: rejects, notes for the user, row counts.
+
+    `seen` counts every record read, the skipped ones too: a record skipped is
+    valid but not of the kind imported (a Salesforce Task that is an email), so
+    neither a row nor a reject.
+    """
 
     rejects: list[Reject] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     seen: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)  # by reason
 
     def reject(self, source: str, record: str, reason: str) -> None:
         self.rejects.append(Reject(source=source, record=record, reason=reason))
+
+    def skip(self, reason: str) -> None:
+        self.skipped[reason] += 1
 
     def note_unused(self, path: Path, names: set[str], what: str = "fields") -> None:
         """Tell the user which fields (or columns) of a file touchpoint does not read."""
@@ -67,7 +77,7 @@ class ParseReport:
 
     @property
     def good(self) -> int:
-        return self.seen - len(self.rejects)
+        return self.seen - len(self.rejects) - self.skipped.total()
 
 
 class RowBatches:
