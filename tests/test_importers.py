@@ -231,7 +231,7 @@ def test_task_values_no_column_can_hold_are_rejected_not_fatal(cli, workdir):
     # A lone surrogate escape is valid JSON but not text.
     (workdir / "t.json").write_text(
         '{"records": [{"Id": "00T000000000000009", "CreatedDate": "2026-03-12T11:54:40Z",'
-        ' "Subject": "a\\ud800b"}, {"Id": "00T00000000000000A", "CreatedDate": "2026-03-12T11:54:40Z"}]}'
+        ' "Subject": "a\\ud800b"}, {"Id": "00T00000000000000A", "CreatedDate": "2026-03-12T11:54:40Z", "Type": "Call"}]}'
     )
     assert cli("import", "calls", "t.csv", "--format", "salesforce-csv").code == 0
     assert cli("import", "calls", "t.json", "--format", "salesforce-json").code == 0

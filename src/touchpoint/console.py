@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -175,6 +176,8 @@ def import_summary(result: ImportResult, quiet: bool, as_json: bool) -> None:
                     "rejects": [
                         {"source": r.source, "reason": r.reason} for r in result.first_rejects
                     ],
+                    "skipped": result.skipped.total(),
+                    "skipped_reasons": dict(result.skipped.most_common()),
                 }
             )
         )
@@ -192,15 +195,25 @@ def import_summary(result: ImportResult, quiet: bool, as_json: bool) -> None:
             f"({result.landed:,} new, {result.already_present:,} already present), "
             f"rejected {result.rejected:,}"
         )
-        note(line)
+        note(line + skipped_line(result.skipped))
     if result.rejected:
         for reject in result.first_rejects:
             note(f"  rejected {reject.source}: {reject.reason}")
         if result.rejected > len(result.first_rejects):
             note(f"  ... and {result.rejected - len(result.first_rejects):,} more")
         note("  every reject is kept: touchpoint export rejects")
-    if result.seen and result.accepted == 0:
+    if result.rejected and result.accepted == 0:
         error(f"every {result.kind.rstrip('s')} record was rejected")
+
+
+def skipped_line(skipped: Counter[str]) -> str:
+    """`, skipped N (reason × count; ...)`, or nothing when nothing was skipped."""
+    if not skipped:
+        return ""
+    shown = skipped.most_common(4)
+    reasons = "; ".join(f"{count:,} × {reason}" for reason, count in shown)
+    more = "; ..." if len(skipped) > len(shown) else ""
+    return f", skipped {skipped.total():,} ({reasons}{more})"
 
 
 def build_summary(result: BuildResult, quiet: bool, as_json: bool) -> None:
@@ -277,6 +290,7 @@ def sync_summary(result: SyncResult, quiet: bool, as_json: bool) -> None:
                     "read": result.read,
                     "new": result.new,
                     "rejected": result.rejected,
+                    "skipped": result.skipped.total(),
                     "stopped": result.stopped,
                     "api_usage": None
                     if result.api_used is None
@@ -290,8 +304,10 @@ def sync_summary(result: SyncResult, quiet: bool, as_json: bool) -> None:
                             "pages": o.pages,
                             "read": o.read,
                             "new": o.new,
-                            "already_present": o.read - o.rejected - o.new,
+                            "already_present": o.already_present,
                             "rejected": o.rejected,
+                            "skipped": o.skipped.total(),
+                            "skipped_reasons": dict(o.skipped.most_common()),
                             "rejects": [
                                 {"source": r.source, "reason": r.reason} for r in o.first_rejects
                             ],
@@ -308,19 +324,26 @@ def sync_summary(result: SyncResult, quiet: bool, as_json: bool) -> None:
     if as_json:
         return
     table = Table(title=f"sync from {result.instance_url}", title_justify="left")
-    for column in ("object", "read", "new", "rejected", "synced up to"):
+    for column in ("object", "read", "new", "rejected", "skipped", "synced up to"):
         table.add_column(
             column, justify="left" if column in ("object", "synced up to") else "right"
         )
     for o in result.objects:
-        table.add_row(o.sobject, f"{o.read:,}", f"{o.new:,}", f"{o.rejected:,}", o.watermark or "")
+        table.add_row(
+            o.sobject,
+            f"{o.read:,}",
+            f"{o.new:,}",
+            f"{o.rejected:,}",
+            f"{o.skipped.total():,}",
+            o.watermark or "",
+        )
     err.print(table)
     usage = ""
     if result.api_used is not None:
         usage = f"; API usage {result.api_used:,} of {result.api_total:,} today"
     note(
-        f"read {result.read:,} records, {result.new:,} new, {result.rejected:,} rejected "
-        f"in {result.seconds:.1f}s{usage}"
+        f"read {result.read:,} records, {result.new:,} new, {result.rejected:,} rejected"
+        f"{skipped_line(result.skipped)} in {result.seconds:.1f}s{usage}"
     )
     for o in result.objects:
         for reject in o.first_rejects:

@@ -8,6 +8,7 @@ accepted; rejected records are kept in `rejects` with their reason.
 from __future__ import annotations
 
 import contextlib
+from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -40,10 +41,11 @@ class ImportResult:
     notes: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     first_rejects: list[Reject] = field(default_factory=list)
+    skipped: Counter[str] = field(default_factory=Counter)  # by reason: not of this kind
 
     @property
     def accepted(self) -> int:
-        return self.seen - self.rejected
+        return self.seen - self.rejected - self.skipped.total()
 
     @property
     def already_present(self) -> int:
@@ -52,7 +54,7 @@ class ImportResult:
     @property
     def failed(self) -> bool:
         """Exit 1: a file could not be read, or every record was rejected."""
-        return bool(self.problems) or (self.seen > 0 and self.accepted == 0)
+        return bool(self.problems) or (self.rejected > 0 and self.accepted == 0)
 
 
 class StrictRejected(TouchpointError):
@@ -134,6 +136,7 @@ def _import(
                 result.seen += report.seen
                 result.landed += landed
                 result.rejected += len(report.rejects)
+                result.skipped.update(report.skipped)
                 result.notes.extend(report.notes)
                 result.first_rejects.extend(report.rejects[: 5 - len(result.first_rejects)])
             if strict and result.rejected:

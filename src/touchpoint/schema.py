@@ -231,6 +231,7 @@ TASK_FIELDS = (
     "CallType",
     "CallDurationInSeconds",
     "CallObject",
+    "TaskSubtype",  # which Tasks are calls (DESIGN §11)
     *VERSION_FIELDS,
 )
 

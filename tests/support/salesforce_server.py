@@ -5,7 +5,8 @@ Salesforce's wire format: `POST /services/oauth2/token` (client credentials
 and JWT bearer, the assertion checked against the connected app's public key),
 `GET /services/data/vXX.X/query` and `/queryAll` with `q=` (a small SOQL
 reader: a SELECT list with parent fields such as `Campaign.Name`, `WHERE` with
-comparisons joined by AND, `ORDER BY`, `LIMIT`), pages of `totalSize`, `done`,
+comparisons joined by AND, each may be a parenthesised OR of comparisons,
+`ORDER BY`, `LIMIT`), pages of `totalSize`, `done`,
 `nextRecordsUrl` and `records` with `attributes`, datetimes as Salesforce
 writes them, error bodies `[{"message", "errorCode"}]` and the
 `Sforce-Limit-Info` header. Records change between runs through `put` and
@@ -47,6 +48,7 @@ SCHEMA: dict[str, set[str]] = {
         "CallType",
         "CallDurationInSeconds",
         "CallObject",
+        "TaskSubtype",
         "bizible2__BizibleId__c",
         "bizible2__Bizible_Touchpoint_Date__c",
         "tp_uid__c",  # an org's own visitor-id field ([salesforce] visitor_id_field)
@@ -238,7 +240,7 @@ _DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?(Z|[+-]
 class Query:
     sobject: str
     fields: list[str]
-    conditions: list[tuple[str, str, Any]]
+    conditions: list[list[tuple[str, str, Any]]]  # ANDed; each one a list of ORed comparisons
     order: list[tuple[str, bool]]  # (field, descending)
     limit: int | None
 
@@ -257,11 +259,18 @@ def parse_soql(text: str) -> Query:
     conditions = []
     if match["where"]:
         for part in re.split(r"\s+AND\s+", match["where"], flags=re.IGNORECASE):
-            condition = _CONDITION.match(part)
-            if not condition:
-                raise SoqlError("MALFORMED_QUERY", f"unexpected condition: {part}")
-            _check_field(sobject, condition["field"])
-            conditions.append((condition["field"], condition["op"], _literal(condition["value"])))
+            inner = part.strip()
+            if inner.startswith("(") and inner.endswith(")"):
+                inner = inner[1:-1]
+            either = []
+            for alternative in re.split(r"\s+OR\s+", inner, flags=re.IGNORECASE):
+                condition = _CONDITION.match(alternative)
+                if not condition:
+                    raise SoqlError("MALFORMED_QUERY", f"unexpected condition: {part}")
+                _check_field(sobject, condition["field"])
+                value = _literal(condition["value"])
+                either.append((condition["field"], condition["op"], value))
+            conditions.append(either)
     order = []
     if match["order"]:
         for part in match["order"].split(","):
@@ -516,7 +525,8 @@ class SalesforceOrg:
         rows = [
             r
             for r in self.records[query.sobject].values()
-            if (deleted or not r["IsDeleted"]) and all(_holds(r, c) for c in query.conditions)
+            if (deleted or not r["IsDeleted"])
+            and all(any(_holds(r, c) for c in either) for either in query.conditions)
         ]
         for name, descending in reversed(query.order):
             rows.sort(

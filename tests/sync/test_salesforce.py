@@ -48,7 +48,7 @@ def org(tls: Tls):
             CallDurationInSeconds=60 * n,
             bizible2__BizibleId__c=f"{n:032x}",
         )
-    org.put("Task", Subject="Broken", WhoId="not-an-id")  # rejected: WhoId is no Salesforce id
+    org.put("Task", Subject="Broken", Type="Call", WhoId="not-an-id")  # rejected: a bad WhoId
     leads = [
         org.put("Lead", Email=f"lead{n}@example.com", Phone="(415) 555-010{n}") for n in (1, 2, 3)
     ]
@@ -170,6 +170,8 @@ def test_first_sync_stores_every_object(cli, workdir: Path, org: SalesforceOrg) 
         "already_present": 0,
         "rejected": 1,
         "rejects": [{"source": f"salesforce:Task/{broken_id}", "reason": reason}],
+        "skipped": 0,
+        "skipped_reasons": {},
     }
     assert summary["api_usage"] == {"used": org.api_used, "total": 15_000}
     for name, obj in OBJECTS.items():

@@ -79,3 +79,13 @@ class SalesforceSettings(Section):
     tracking_number_field: str = Field(
         "", description="Task field with the tracking number dialled, if any."
     )
+    call_types: list[str] = Field(
+        default_factory=lambda: ["Call", "Inbound Call", "Outbound Call"],
+        description="Task Types that are calls (besides TaskSubtype Call, a CallType or a "
+        "visitor id); other Tasks are skipped.",
+    )
+    task_filter: str = Field(
+        "",
+        description="A SOQL condition on Task that replaces the call rule for sync, e.g. "
+        "\"TaskSubtype = 'Call'\"; empty: the rule.",
+    )

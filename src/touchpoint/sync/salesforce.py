@@ -3,6 +3,9 @@
 Each object is read with one SOQL query over `queryAll` (deleted records come
 too, with `IsDeleted = true`, and remove what they made), ordered by
 `SystemModstamp` and filtered with `SystemModstamp >=` the object's watermark.
+Tasks that are not calls are skipped by the rule of `salesforce.tasks`, or,
+when `[salesforce] task_filter` is set, left out by that condition in the
+query's WHERE (which then replaces the rule).
 Pages follow `nextRecordsUrl`. Each page lands in one transaction together
 with its rejects and the watermark (the page's newest `SystemModstamp`), so a
 sync that fails or stops leaves the watermark where the last stored page
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -35,6 +39,7 @@ from touchpoint.sources.records import (
 )
 from touchpoint.sources.salesforce import crm as salesforce_crm
 from touchpoint.sources.salesforce import tasks as salesforce_tasks
+from touchpoint.sources.salesforce.reading import SkipOf
 from touchpoint.store import Store
 from touchpoint.sync.salesforce_client import ApiLimitReached, SalesforceClient
 
@@ -54,6 +59,8 @@ class SyncedObject:
     table: str
     row_of: RowOf
     fields_of: Callable[[Settings], Iterable[str]]
+    skip_of: SkipOf | None = None  # which records are not of this kind (Tasks: not calls)
+    filter_of: Callable[[Settings], str] = lambda _settings: ""  # a SOQL condition
 
     def fields(self, settings: Settings) -> list[str]:
         """The SELECT list: Id first, then every field the row function reads, sorted."""
@@ -65,9 +72,15 @@ class SyncedObject:
                 )
         return ["Id", *sorted(names - {"Id"})]
 
+    def skip(self, settings: Settings) -> SkipOf | None:
+        """The rule that skips records, unless a SOQL condition in the query replaces it."""
+        return None if self.filter_of(settings) else self.skip_of
+
     def soql(self, settings: Settings, since: str | None) -> str:
         """The query for records changed at or after `since` (everything when None)."""
-        where = f" WHERE {STAMP} >= {since}" if since else ""
+        conditions = [f"({condition})" for condition in (self.filter_of(settings),) if condition]
+        conditions += [f"{STAMP} >= {since}"] if since else []
+        where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
         return (
             f"SELECT {', '.join(self.fields(settings))} FROM {self.sobject}{where} "
             f"ORDER BY {STAMP} ASC, Id ASC"
@@ -97,6 +110,8 @@ OBJECTS: dict[str, SyncedObject] = {
         table="raw_calls",
         row_of=salesforce_tasks.task_row,
         fields_of=salesforce_tasks.known_fields,
+        skip_of=salesforce_tasks.not_a_call,
+        filter_of=lambda settings: _task_filter(settings.salesforce.task_filter),
     ),
     "leads": _crm("Lead", "leads", salesforce_crm.lead_row),
     "contacts": _crm("Contact", "contacts", salesforce_crm.contact_row),
@@ -123,6 +138,11 @@ class ObjectSync:
     new: int = 0
     rejected: int = 0
     first_rejects: list[Reject] = field(default_factory=list)
+    skipped: Counter[str] = field(default_factory=Counter)  # by reason
+
+    @property
+    def already_present(self) -> int:
+        return self.read - self.rejected - self.skipped.total() - self.new
 
 
 @dataclass
@@ -148,6 +168,10 @@ class SyncResult:
     def rejected(self) -> int:
         return sum(o.rejected for o in self.objects)
 
+    @property
+    def skipped(self) -> Counter[str]:
+        return sum((o.skipped for o in self.objects), Counter())
+
 
 # (object's API name, records so far, records the query matches)
 PageProgress = Callable[[str, int, int], None]
@@ -164,7 +188,7 @@ def sync_salesforce(
     started = time.perf_counter()
     objects = [OBJECTS[name] for name in dict.fromkeys(settings.salesforce.objects)]
     for obj in objects:
-        obj.fields(settings)  # a bad field name is one error before anything is sent
+        obj.soql(settings, None)  # a bad field name or filter: one error before anything is sent
     if any(o.kind in ("opportunities", "campaign-members") for o in objects):
         salesforce_crm.site_zone(settings)  # a bad time zone is one error, not a reject per row
     result = SyncResult()
@@ -235,9 +259,14 @@ def _store_page(
     report = ParseReport()
     batches = RowBatches(RAW_TABLES[obj.table], received_at=received_at, origin=origin)
     watermark = done.watermark
+    skip_of = obj.skip(settings)
     for record in records:
         report.seen += 1
         watermark = _later(watermark, record.get(STAMP))
+        reason = skip_of(record, settings) if skip_of else None
+        if reason is not None:
+            report.skip(reason)
+            continue
         try:
             batches.add(obj.row_of(record, settings))
         except RecordError as exc:
@@ -259,7 +288,19 @@ def _store_page(
     done.read += report.seen
     done.new += landed
     done.rejected += len(report.rejects)
+    done.skipped.update(report.skipped)
     done.first_rejects.extend(report.rejects[: 5 - len(done.first_rejects)])
+
+
+def _task_filter(condition: str) -> str:
+    """`[salesforce] task_filter` as the query's condition (one error when it is not one)."""
+    condition = condition.strip()
+    if re.match(r"(?i)where\b", condition):
+        raise TouchpointError(
+            "setting [salesforce] task_filter: give the condition without WHERE, "
+            "e.g. \"TaskSubtype = 'Call'\""
+        )
+    return condition
 
 
 def _later(watermark: str | None, stamp: Any) -> str | None:

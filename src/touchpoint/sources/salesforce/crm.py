@@ -38,7 +38,7 @@ from touchpoint.sources.records import (
     to_us,
 )
 from touchpoint.sources.salesforce.fields import field, flag, sf_id
-from touchpoint.sources.salesforce.reading import rows_in_batches
+from touchpoint.sources.salesforce.reading import api_named, rows_in_batches
 
 SOURCE_SYSTEM = "salesforce"
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -235,6 +235,17 @@ ROW_FUNCTIONS: dict[str, Callable[[dict[str, Any], Settings], dict[str, Any]]] =
 }
 
 
+# The fields without which no record of a kind can be read: a header without one of
+# them is one file-level error, not a reject per row.
+REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
+    "leads": ("Id", "CreatedDate"),
+    "contacts": ("Id", "CreatedDate"),
+    "opportunities": ("Id", "CreatedDate", "CloseDate"),
+    "contact-roles": ("Id", "OpportunityId", "ContactId"),
+    "campaign-members": ("Id", "CreatedDate"),
+}
+
+
 def known_fields(kind: str, settings: Settings) -> frozenset[str]:
     """The fields of this kind touchpoint reads with these settings."""
     extra = {settings.attribution.amount_field} if kind == "opportunities" else set()
@@ -249,8 +260,8 @@ def read_crm(
     def origin(line: int, raw: str) -> tuple[str, str]:
         return f"{path}:{line}", raw
 
-    records = csv_records(path, report)
     known = known_fields(kind, settings)
+    records = api_named(path, csv_records(path, report), kind, known, REQUIRED_FIELDS[kind])
     return rows_in_batches(
         path, records, ROW_FUNCTIONS[kind], settings, known, origin, report, batches
     )

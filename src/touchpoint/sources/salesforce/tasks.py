@@ -1,4 +1,8 @@
-"""Salesforce Tasks that record calls (DESIGN §7), from a CSV export or a REST result.
+"""Salesforce Tasks that record calls (DESIGN §7, §11), from a CSV export or a REST result.
+
+A Task is a call when its `TaskSubtype` is `Call`, or its `CallType` is set, or
+it carries a visitor id, or its `Type` is one of `[salesforce] call_types`;
+other Tasks (emails, to-dos, meetings) are skipped, each with the reason.
 
 The call-tracking vendor writes each call into Salesforce as a Task carrying
 the visitor id (Marketo Measure's `bizible2__BizibleId__c` by default). Every
@@ -35,9 +39,10 @@ from touchpoint.sources.records import (
     whole_text,
 )
 from touchpoint.sources.salesforce.fields import flag, sf_id
-from touchpoint.sources.salesforce.reading import Records, rows_in_batches
+from touchpoint.sources.salesforce.reading import Records, api_named, rows_in_batches
 
 SOURCE_SYSTEM = "salesforce"
+REQUIRED_FIELDS = ("Id", "CreatedDate")
 
 
 def _seconds(record: dict[str, Any], name: str) -> int | None:
@@ -60,6 +65,37 @@ def _time(record: dict[str, Any], name: str) -> int | None:
     if value is None or not text_or_none(value):
         return None
     return parse_time(value, name)
+
+
+def not_a_call(record: dict[str, Any], settings: Settings) -> str | None:
+    """Why a Task is not a call (the Type and TaskSubtype it has), or None when it is one.
+
+    >>> from touchpoint.config import Settings
+    >>> not_a_call({"TaskSubtype": "Email", "Type": "Email"}, Settings())
+    "not a call: TaskSubtype 'Email', Type 'Email'"
+    >>> not_a_call({"TaskSubtype": "Task", "Type": "Outbound Call"}, Settings()) is None
+    True
+    """
+    fields = settings.salesforce
+    subtype = text_or_none(record.get("TaskSubtype"))
+    activity = text_or_none(record.get("Type"))
+    if (
+        (subtype is not None and subtype.casefold() == "call")
+        or text_or_none(record.get("CallType")) is not None
+        or text_or_none(record.get(fields.visitor_id_field)) is not None
+        or (activity is not None and activity.casefold() in _casefolded(fields.call_types))
+    ):
+        return None
+    has = [
+        f"{name} {value!r}"
+        for name, value in (("TaskSubtype", subtype), ("Type", activity))
+        if value
+    ]
+    return "not a call: " + (", ".join(has) or "no Type, TaskSubtype, CallType or visitor id")
+
+
+def _casefolded(names: list[str]) -> set[str]:
+    return {name.strip().casefold() for name in names}
 
 
 def task_row(record: dict[str, Any], settings: Settings) -> dict[str, Any]:
@@ -120,22 +156,23 @@ def read_tasks(
     # records rejected, so they are worked out then.
     records: Records
     origin: Callable[[Path, Any, Any], tuple[str, str]]
+    known = known_fields(settings)
     if fmt == "salesforce-csv":
-        records = csv_rows(path, report)
+        records = api_named(path, csv_rows(path, report), "Tasks", known, REQUIRED_FIELDS)
         origin = _csv_origin
     else:
         records = _json_tasks(path, report)
         origin = _json_origin
-    known = known_fields(settings) | {"attributes"}
     return rows_in_batches(
         path,
         records,
         task_row,
         settings,
-        known,
+        known | {"attributes"},
         lambda place, received: origin(path, place, received),
         report,
         batches,
+        skip_of=not_a_call,
     )
 
 
