@@ -206,7 +206,7 @@ def sync_salesforce(
                     result.stopped = f"{exc}; stopped, the next sync resumes where this one ended"
                     break
                 except TouchpointError as exc:
-                    raise TouchpointError(f"{exc}{_resume_note(done)}") from None
+                    raise TouchpointError(f"{exc}{_filter_note(obj, settings, done)}") from None
                 if should_stop():
                     result.stopped = (
                         "stopped on request; the next sync resumes where this one ended"
@@ -320,6 +320,14 @@ def _later(watermark: str | None, stamp: Any) -> str | None:
     if watermark is not None and parse_time(watermark, STAMP) >= stamp_us:
         return watermark
     return from_us(stamp_us - stamp_us % 1_000_000).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _filter_note(obj: SyncedObject, settings: Settings, done: ObjectSync) -> str:
+    """Where a refused query's condition came from, or where the next sync resumes."""
+    condition = obj.filter_of(settings)
+    if condition and done.pages == 0:
+        return f" (its WHERE holds [salesforce] task_filter = {condition!r})"
+    return _resume_note(done)
 
 
 def _resume_note(done: ObjectSync) -> str:
