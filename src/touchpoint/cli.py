@@ -189,6 +189,22 @@ def sync_salesforce_command(
     console.sync_summary(result, quiet=c.quiet, as_json=as_json)
 
 
+@sync_app.command("callrail", help="Download calls started since the last sync (CallRail API v3).")
+@sync_app.command("ctm", help="Download calls started since the last sync (CTM API v1).")
+def sync_calls_command(
+    ctx: typer.Context,
+    full: Annotated[bool, typer.Option("--full", help="Ignore the watermark.")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    from touchpoint.sync.feeds import CALL_FEEDS
+    from touchpoint.sync.vendor_calls import sync_calls
+
+    c, feed = _ctx(ctx), CALL_FEEDS[str(ctx.info_name)]
+    with console.sync_progress(quiet=c.quiet or as_json) as on_page:
+        result = sync_calls(c.settings(), feed, on_page=on_page, full=full)
+    console.vendor_sync_summary(result, quiet=c.quiet, as_json=as_json)
+
+
 @app.command("export")
 def export_command(
     ctx: typer.Context,

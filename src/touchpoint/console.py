@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from touchpoint.build.build import BuildResult
     from touchpoint.importers import ImportResult
     from touchpoint.sync.salesforce import SyncResult
+    from touchpoint.sync.vendor_calls import VendorSync
 
 err = Console(stderr=True, highlight=False)
 out = Console(highlight=False)
@@ -384,3 +385,21 @@ def settings_table(settings: Settings) -> None:
             shown = f'"{MASK}"'
         table.add_row(name, escape(shown), escape(default), escape(description))
     out.print(table)
+
+
+def vendor_sync_summary(result: VendorSync, quiet: bool, as_json: bool) -> None:
+    """What `sync callrail` / `sync ctm` did: calls read, new, already there, rejected."""
+    if as_json:
+        out.print_json(json.dumps(result.summary()))
+    if quiet:
+        return
+    if result.stopped:
+        warn(result.stopped)
+    if as_json:
+        return
+    note(
+        f"synced {result.title} in {result.seconds:.1f}s: {result.read:,} records read, "
+        f"{result.new:,} new, {result.already_present:,} already present, "
+        f"{result.rejected:,} rejected, {result.skipped.total():,} not calls; "
+        f"synced up to {result.watermark or 'nothing yet'}"
+    )

@@ -31,6 +31,7 @@ from touchpoint.config.sections import (
     VendorSettings,
     WebhookSettings,
 )
+from touchpoint.config.vendor_sync import CallRailSettings, CtmSettings
 from touchpoint.errors import TouchpointError
 
 
@@ -58,6 +59,8 @@ class Settings(BaseSettings):
     identity: IdentitySettings = IdentitySettings()
     crm: CrmSettings = CrmSettings()
     salesforce: SalesforceSettings = SalesforceSettings()
+    callrail: CallRailSettings = CallRailSettings()
+    ctm: CtmSettings = CtmSettings()
     store: StoreSettings = StoreSettings()
     spark: SparkSettings = SparkSettings()
 
