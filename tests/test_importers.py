@@ -14,7 +14,7 @@ GOOD = {"visitor_id": "v1", "type": "page_view", "url": "https://example.com/"}
 
 
 def line(**fields) -> str:
-    return json.dumps({**GOOD, "occurred_at": "2026-03-04T12:00:00Z", **fields})
+    return json.dumps({**GOOD, "occurred_at": "2026-03-04T12:00:00Z", **fields}, ensure_ascii=False)
 
 
 def raw_events(workdir) -> list[tuple]:
@@ -60,8 +60,9 @@ def test_a_bad_line_is_rejected_with_its_reason_and_the_rest_land(cli, workdir):
 
 
 def test_non_utf8_bytes_reject_only_their_line(cli, workdir):
+    # The file holds UTF-8 text before the bad byte ("Zoë"), so it is UTF-8 with one damaged line.
     (workdir / "e.ndjson").write_bytes(
-        (line(visitor_id="a") + "\n").encode()
+        (line(visitor_id="a", title="Zoë") + "\n").encode()
         + b'{"visitor_id": "b", "title": "caf\xe9", "type": "page_view"}\n'
         + (line(visitor_id="c") + "\n").encode()
     )
@@ -93,10 +94,27 @@ def test_an_empty_file_says_so(cli, workdir):
     assert "Traceback" not in result.stderr
 
 
-def test_a_utf16_file_says_so(cli, workdir):
-    (workdir / "e.ndjson").write_bytes((line() + "\n").encode("utf-16"))
+def test_a_file_whose_first_non_ascii_text_is_not_utf8_gets_one_line_suggesting_cp1252(
+    cli, workdir
+):
+    (workdir / "e.ndjson").write_bytes(
+        (line(visitor_id="a") + "\n" + line(visitor_id="b", title="Café") + "\n").encode("cp1252")
+    )
     result = cli("import", "events", "e.ndjson")
-    assert result.code == 1 and "UTF-16" in result.stderr
+    assert result.code == 1
+    assert "e.ndjson is not UTF-8 (line 2:" in result.stderr
+    assert "--encoding cp1252" in result.stderr and "Traceback" not in result.stderr
+    assert raw_events(workdir) == []  # nothing from that file
+    assert cli("export", "rejects").stdout.strip().splitlines()[1:] == []
+    assert cli("import", "events", "e.ndjson", "--encoding", "cp1252").code == 0
+    assert [row[0] for row in raw_events(workdir)] == ["a", "b"]
+
+
+def test_a_utf16_file_is_read_by_its_byte_order_mark(cli, workdir):
+    (workdir / "e.ndjson").write_bytes((line(title="Zoë") + "\n").encode("utf-16"))
+    result = cli("import", "events", "e.ndjson")
+    assert result.code == 0, result.stderr
+    assert "accepted 1 (1 new" in result.stderr
 
 
 def test_a_json_array_is_read_with_a_note(cli, workdir):

@@ -16,6 +16,7 @@ import typer
 from touchpoint import console
 from touchpoint.config import Settings, load_settings
 from touchpoint.errors import TouchpointError
+from touchpoint.sources.files import Dialect, dialect
 from touchpoint.sources.vendors.files import VENDOR_FORMATS
 
 app = typer.Typer(
@@ -75,7 +76,20 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Print a JSON summary on 
 StrictFlag = Annotated[
     bool, typer.Option("--strict", help="Import nothing if any record is rejected.")
 ]
-Paths = Annotated[list[Path], typer.Argument(help="Files to import.", show_default=False)]
+_PATHS_HELP = "Files (.gz too), directories (every file in them) or quoted globs to import."
+Paths = Annotated[list[Path], typer.Argument(help=_PATHS_HELP, show_default=False)]
+_DELIMITER_HELP = "CSV delimiter: , ; tab or | [default: detected from the header]."
+Delimiter = Annotated[str | None, typer.Option(help=_DELIMITER_HELP, show_default=False)]
+_ENCODING_HELP = "cp1252, latin-1, utf-16, ... [default: utf-8; a byte-order mark is detected]."
+Encoding = Annotated[str | None, typer.Option(help=_ENCODING_HELP, show_default=False)]
+
+
+def _dialect(delimiter: str | None, encoding: str | None) -> Dialect:
+    """`--delimiter` and `--encoding` as a `Dialect`; a bad value is a usage error."""
+    try:
+        return dialect(delimiter, encoding)
+    except TouchpointError as exc:
+        raise typer.BadParameter(str(exc)) from None
 
 
 @import_app.command("events")
@@ -88,6 +102,8 @@ def import_events_command(
     ] = None,
     strict: StrictFlag = False,
     as_json: JsonFlag = False,
+    delimiter: Delimiter = None,
+    encoding: Encoding = None,
 ) -> None:
     """Import web events (NDJSON, CSV or Parquet)."""
     from touchpoint.importers import import_events, total_bytes
@@ -95,7 +111,7 @@ def import_events_command(
     c = _ctx(ctx)
     settings = c.settings()
     with console.byte_progress("importing events", total_bytes(paths), c.quiet or as_json) as step:
-        result = import_events(settings, paths, fmt, strict, step)
+        result = import_events(settings, paths, fmt, strict, step, _dialect(delimiter, encoding))
     console.import_summary(result, quiet=c.quiet, as_json=as_json)
     if result.failed:
         raise typer.Exit(1)
@@ -115,6 +131,8 @@ def import_calls_command(
     ],
     strict: StrictFlag = False,
     as_json: JsonFlag = False,
+    delimiter: Delimiter = None,
+    encoding: Encoding = None,
 ) -> None:
     """Import call records."""
     from touchpoint.importers import import_calls, total_bytes
@@ -122,7 +140,7 @@ def import_calls_command(
     c = _ctx(ctx)
     settings = c.settings()
     with console.byte_progress("importing calls", total_bytes(paths), c.quiet or as_json) as step:
-        result = import_calls(settings, paths, fmt, strict, step)
+        result = import_calls(settings, paths, fmt, strict, step, _dialect(delimiter, encoding))
     console.import_summary(result, quiet=c.quiet, as_json=as_json)
     if result.failed:
         raise typer.Exit(1)
@@ -142,6 +160,8 @@ def import_crm_command(
     ],
     strict: StrictFlag = False,
     as_json: JsonFlag = False,
+    delimiter: Delimiter = None,
+    encoding: Encoding = None,
 ) -> None:
     """Import Salesforce CRM exports (CSV with API names)."""
     from touchpoint.importers import import_crm, total_bytes
@@ -149,7 +169,7 @@ def import_crm_command(
     c = _ctx(ctx)
     settings = c.settings()
     with console.byte_progress(f"importing {kind}", total_bytes(paths), c.quiet or as_json) as step:
-        result = import_crm(settings, paths, kind, strict, step)
+        result = import_crm(settings, paths, kind, strict, step, _dialect(delimiter, encoding))
     console.import_summary(result, quiet=c.quiet, as_json=as_json)
     if result.failed:
         raise typer.Exit(1)

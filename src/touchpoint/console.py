@@ -179,6 +179,7 @@ def import_summary(result: ImportResult, quiet: bool, as_json: bool) -> None:
                     ],
                     "skipped": result.skipped.total(),
                     "skipped_reasons": dict(result.skipped.most_common()),
+                    "files": [{**f.__dict__, "path": str(f.path)} for f in result.files],
                 }
             )
         )
@@ -197,6 +198,10 @@ def import_summary(result: ImportResult, quiet: bool, as_json: bool) -> None:
             f"rejected {result.rejected:,}"
         )
         note(line + skipped_line(result.skipped))
+    if len(result.files) > 1:
+        for file in result.files:
+            done = f"read {file.seen:,}, {file.landed:,} new, rejected {file.rejected:,}"
+            note(f"  {file.path}: {'nothing imported' if file.problem else done}")
     if result.rejected:
         for reject in result.first_rejects:
             note(f"  rejected {reject.source}: {reject.reason}")

@@ -21,6 +21,7 @@ from touchpoint.errors import TouchpointError
 from touchpoint.schema import CRM_TABLES, RAW_CALLS, RAW_TABLES, REJECTS
 from touchpoint.sources import events as event_files
 from touchpoint.sources.events_bulk import import_event_file
+from touchpoint.sources.files import AUTO, Dialect, files_to_import
 from touchpoint.sources.records import FileProblem, ParseReport, Reject, RowBatches, stable_hash
 from touchpoint.sources.salesforce import crm as salesforce_crm
 from touchpoint.sources.salesforce import tasks as salesforce_tasks
@@ -42,6 +43,7 @@ class ImportResult:
     problems: list[str] = field(default_factory=list)
     first_rejects: list[Reject] = field(default_factory=list)
     skipped: Counter[str] = field(default_factory=Counter)  # by reason: not of this kind
+    files: list[FileImported] = field(default_factory=list)  # each file, in import order
 
     @property
     def accepted(self) -> int:
@@ -55,6 +57,17 @@ class ImportResult:
     def failed(self) -> bool:
         """Exit 1: a file could not be read, or every record was rejected."""
         return bool(self.problems) or (self.rejected > 0 and self.accepted == 0)
+
+
+@dataclass(frozen=True)
+class FileImported:
+    """What one file of an import gave: records read, new, rejected, or why it gave none."""
+
+    path: Path
+    seen: int = 0
+    landed: int = 0
+    rejected: int = 0
+    problem: str | None = None
 
 
 class StrictRejected(TouchpointError):
@@ -72,8 +85,8 @@ TableReader = Callable[[Path, ParseReport, RowBatches, datetime], Iterator[pa.Ta
 
 
 def total_bytes(paths: list[Path]) -> int:
-    """The size of the files to import, for a progress bar."""
-    return sum(path.stat().st_size for path in paths if path.is_file())
+    """The size of the files to import (directories and globs expanded), for a progress bar."""
+    return sum(path.stat().st_size for path in files_to_import(paths)[0] if path.is_file())
 
 
 def reject_rows(kind: str, rejects: Iterable[Reject], at: datetime) -> pa.Table:
@@ -103,6 +116,8 @@ def _import(
 ) -> ImportResult:
     result = ImportResult(kind=kind)
     received_at = datetime.now(UTC).replace(tzinfo=None)
+    paths, unmatched = files_to_import(paths)
+    result.problems.extend(unmatched)
     with Store.open(settings) as store:
         whole = store.transaction() if strict else contextlib.nullcontext()
         with whole:
@@ -129,6 +144,7 @@ def _import(
                     if strict:
                         raise
                     result.problems.append(str(exc))
+                    result.files.append(FileImported(path, problem=str(exc)))
                     continue
                 finally:
                     size = path.stat().st_size if path.is_file() else 0
@@ -139,6 +155,7 @@ def _import(
                 result.skipped.update(report.skipped)
                 result.notes.extend(report.notes)
                 result.first_rejects.extend(report.rejects[: 5 - len(result.first_rejects)])
+                result.files.append(FileImported(path, report.seen, landed, len(report.rejects)))
             if strict and result.rejected:
                 first = result.first_rejects[0]
                 raise StrictRejected(
@@ -154,9 +171,14 @@ def import_events(
     fmt: str | None = None,
     strict: bool = False,
     on_bytes: Callable[[int], None] = lambda _n: None,
+    dialect: Dialect = AUTO,
 ) -> ImportResult:
-    """Import web-event files (NDJSON, CSV, Parquet) into the store."""
-    formats = {path: event_files.format_of(path, fmt) for path in paths}
+    """Import web-event files (NDJSON, CSV, Parquet; maybe gzip) into the store.
+
+    A directory or glob imports every file in it; `dialect` says how to read text files.
+    """
+    if fmt:
+        event_files.format_of(Path(), fmt)  # an unknown --format is one error up front
 
     def load(
         staged: Staging,
@@ -165,7 +187,8 @@ def import_events(
         received_at: datetime,
         tell: Callable[[int], None],
     ) -> None:
-        import_event_file(staged, path, formats[path], report, received_at, tell)
+        file_format = event_files.format_of(path, fmt)
+        import_event_file(staged, path, file_format, report, received_at, tell, dialect)
 
     return _import(settings, "events", "raw_events", paths, load, strict, on_bytes)
 
@@ -176,18 +199,19 @@ def import_calls(
     fmt: str,
     strict: bool = False,
     on_bytes: Callable[[int], None] = lambda _n: None,
+    dialect: Dialect = AUTO,
 ) -> ImportResult:
     """Import call records in one of the `CALL_FORMATS` into the store."""
     _known("calls format", fmt, CALL_FORMATS)
-    load = _table_loader(RAW_CALLS, _call_reader(fmt, settings))
+    load = _table_loader(RAW_CALLS, _call_reader(fmt, settings, dialect))
     return _import(settings, "calls", "raw_calls", paths, load, strict, on_bytes)
 
 
-def _call_reader(fmt: str, settings: Settings) -> TableReader:
+def _call_reader(fmt: str, settings: Settings, dialect: Dialect) -> TableReader:
     """How one import reads its call files: a vendor's format, or Salesforce Tasks."""
     if fmt not in vendor_files.VENDOR_FORMATS:
         return lambda path, report, batches, _received_at: salesforce_tasks.read_tasks(
-            path, fmt, settings, report, batches
+            path, fmt, settings, report, batches, dialect
         )
     clocks: list[Iterator[int]] = []  # one arrival order across all files of this import
 
@@ -195,7 +219,9 @@ def _call_reader(fmt: str, settings: Settings) -> TableReader:
         path: Path, report: ParseReport, batches: RowBatches, received_at: datetime
     ) -> Iterator[pa.Table]:
         clocks[:] = clocks or [vendor_files.arrival_clock(received_at)]
-        return vendor_files.read_vendor_calls(path, fmt, settings, report, batches, clocks[0])
+        return vendor_files.read_vendor_calls(
+            path, fmt, settings, report, batches, clocks[0], dialect
+        )
 
     return read
 
@@ -206,6 +232,7 @@ def import_crm(
     kind: str,
     strict: bool = False,
     on_bytes: Callable[[int], None] = lambda _n: None,
+    dialect: Dialect = AUTO,
 ) -> ImportResult:
     """Import Salesforce CRM exports of one kind (leads, contacts, ...) into the store."""
     _known("CRM kind", kind, CRM_TABLES)
@@ -216,7 +243,7 @@ def import_crm(
     def read(
         path: Path, report: ParseReport, batches: RowBatches, _received_at: datetime
     ) -> Iterator[pa.Table]:
-        return salesforce_crm.read_crm(path, kind, settings, report, batches)
+        return salesforce_crm.read_crm(path, kind, settings, report, batches, dialect)
 
     load = _table_loader(RAW_TABLES[table], read)
     return _import(settings, kind, table, paths, load, strict, on_bytes)

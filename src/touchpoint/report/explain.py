@@ -12,6 +12,7 @@ import duckdb
 from touchpoint.config import Settings, parse_duration
 from touchpoint.errors import TouchpointError
 from touchpoint.report.records import CallExplanationRecord
+from touchpoint.sources.salesforce.fields import salesforce_id_forms
 from touchpoint.sources.vendors import VENDORS
 from touchpoint.stages.merge import MERGED, NO_SESSION, NO_VISITOR_ID, OUTSIDE_WINDOW
 from touchpoint.store import open_snapshot
@@ -48,10 +49,12 @@ def explain_call(settings: Settings, call_id: str) -> list[CallExplanationRecord
 
 
 def calls_with_id(con: duckdb.DuckDBPyConnection, call_id: str) -> list[dict[str, Any]]:
-    """The `calls` rows whose id or vendor id is `call_id`."""
+    """The `calls` rows whose id or vendor id is `call_id` (a Task's Id in either length)."""
+    forms = salesforce_id_forms(call_id.strip())
     cursor = con.execute(
-        "SELECT * FROM calls WHERE call_id = ? OR external_id = ? ORDER BY source_system",
-        [call_id, call_id],
+        "SELECT * FROM calls WHERE list_contains($ids, call_id) OR list_contains($ids, external_id) "
+        "ORDER BY source_system",
+        {"ids": forms},
     )
     names = [d[0] for d in cursor.description]
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]

@@ -7,6 +7,7 @@ from typing import Any
 
 import duckdb
 
+from touchpoint.report.lookup import person_id_of
 from touchpoint.report.queries import has_columns, iso_utc, rows
 from touchpoint.report.records import Journey, JourneyConversion, JourneyTouch, PersonRef
 
@@ -55,7 +56,14 @@ def notable_people(con: duckdb.DuckDBPyConnection, model: str, limit: int) -> li
 
 
 def journey(con: duckdb.DuckDBPyConnection, person_id: str, model: str) -> Journey | None:
-    """One person's touchpoints, oldest first, with what `model` credits each; None if unknown."""
+    """One person's touchpoints, oldest first, with what `model` credits each; None if unknown.
+
+    `person_id` may also be a lead, contact or opportunity Id or an email (`lookup`).
+    """
+    found = person_id_of(con, person_id)
+    if found is None:
+        return None
+    person_id = found
     touches = rows(
         con,
         """

@@ -104,7 +104,7 @@ class Reader:
                 raise TouchpointError(f"no touchpoints for person {person!r} in the latest build")
             shown.append(wanted)
         for ref in notable:
-            if ref.person_id != person and (
+            if all(ref.person_id != j.person_id for j in shown) and (
                 found := journeys.journey(self.con, ref.person_id, chosen)
             ):
                 shown.append(found)

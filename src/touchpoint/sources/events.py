@@ -145,7 +145,8 @@ def format_of(path: Path, given: str | None) -> str:
         if given not in FORMATS:
             raise FileProblem(f"unknown events format {given!r}; use one of {', '.join(FORMATS)}")
         return "ndjson" if given == "jsonl" else given
-    suffix = path.suffix.lower().lstrip(".")
+    name = path.name.lower().removesuffix(".gz")  # gzip is read transparently
+    suffix = name.rpartition(".")[2] if "." in name else ""
     if suffix in ("ndjson", "jsonl", "json"):
         return "ndjson"
     if suffix in FORMATS:

@@ -8,9 +8,6 @@ two ever disagree, has the last word: its row lands, nothing is lost).
 
 from __future__ import annotations
 
-import codecs
-import csv
-import io
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -26,6 +23,7 @@ from touchpoint.sources.events import (
     event_row,
 )
 from touchpoint.sources.events_sql import events_sql, json_fields, parquet_fields, text_fields
+from touchpoint.sources.files import AUTO, Dialect, not_utf8, utf8_blocks
 from touchpoint.sources.records import (
     FileProblem,
     ParseReport,
@@ -34,7 +32,6 @@ from touchpoint.sources.records import (
     compact_json,
     csv_records,
     empty_file,
-    open_text,
 )
 from touchpoint.sources.urls import sql_string
 from touchpoint.store import Staging
@@ -53,8 +50,11 @@ class EventFileImport:
         report: ParseReport,
         received_at: datetime,
         on_bytes: Callable[[int], None] = lambda _n: None,
+        dialect: Dialect = AUTO,
     ):
         self.on_bytes = on_bytes
+        self.dialect = dialect
+        self.text_seen = False  # whether the file held text that is not ASCII before
         self.staged = staged
         self.con = staged.store.con
         self.path = path
@@ -141,43 +141,32 @@ def _unknown_json_keys(job: EventFileImport, view: str) -> set[str]:
 
 def _line_chunks(job: EventFileImport) -> Iterator[tuple[int, pa.LargeStringArray]]:
     """(first line number, lines) per chunk of the file, lines as one Arrow array."""
-    path = job.path
-    try:
-        handle = path.open("rb")
-    except FileNotFoundError:
-        raise FileProblem(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise FileProblem(f"{path} is a directory, not a file") from None
-    with handle:
-        carry = b""
-        line_number = 1
-        first = True
-        while True:
-            block = handle.read(CHUNK_BYTES)
-            job.on_bytes(len(block))
-            if first:
-                if block.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-                    raise FileProblem(
-                        f"{path} is UTF-16 text; save it as UTF-8 and import it again"
-                    )
-                block = block.removeprefix(codecs.BOM_UTF8)
-                if block.lstrip()[:1] == b"[":
-                    yield from _json_array_chunk(job, block + handle.read())
-                    return
-                first = False
-            data = carry + block
+    carry = b""
+    line_number = 1
+    first = True
+    told = 0
+    blocks = utf8_blocks(job.path, job.dialect, CHUNK_BYTES)
+    for block, consumed in blocks:
+        job.on_bytes(consumed - told)
+        told = consumed
+        if first:
             if not block:
-                if data.strip():
-                    yield from _split_lines(job, data, line_number)
-                return
-            cut = data.rfind(b"\n") + 1
-            if cut == 0:
-                carry = data
                 continue
-            carry = data[cut:]
-            chunk = data[:cut]
-            yield from _split_lines(job, chunk, line_number)
-            line_number += chunk.count(b"\n")
+            if block.lstrip()[:1] == b"[":
+                yield from _json_array_chunk(job, block + b"".join(b for b, _ in blocks))
+                return
+            first = False
+        data = carry + block
+        cut = data.rfind(b"\n") + 1
+        if cut == 0:
+            carry = data
+            continue
+        carry = data[cut:]
+        chunk = data[:cut]
+        yield from _split_lines(job, chunk, line_number)
+        line_number += chunk.count(b"\n")
+    if carry.strip():
+        yield from _split_lines(job, carry, line_number)
 
 
 def _split_lines(
@@ -195,6 +184,8 @@ def _split_lines(
         lines.validate(full=True)
     except pa.ArrowInvalid:
         lines = _reject_bad_utf8(job, data, offsets, first_line)
+    else:
+        job.text_seen = job.text_seen or not data.isascii()
     yield first_line, lines
 
 
@@ -208,11 +199,17 @@ def _reject_bad_utf8(
         try:
             kept.append(raw.decode("utf-8"))
         except UnicodeDecodeError as exc:
+            first_text = raw[: exc.start].isascii()
+            if first_text and not job.text_seen and job.dialect.encoding in (None, "utf-8"):
+                text = raw.decode("utf-8", "surrogateescape").rstrip("\r\n")
+                raise not_utf8(job.path, first_line + index, text) from None
             shown = raw.decode("utf-8", "backslashreplace").rstrip("\r\n")
             reason = f"not valid UTF-8: byte 0x{raw[exc.start]:02x} at byte {exc.start + 1}"
             job.report.reject(f"{job.path}:{first_line + index}", shown, reason)
             job.report.seen += 1
             kept.append("")  # a blank line keeps the numbering and is skipped
+            continue
+        job.text_seen = job.text_seen or not raw.isascii()
     return pa.array(kept, pa.large_string())
 
 
@@ -242,7 +239,7 @@ def import_csv(job: EventFileImport) -> None:
     columns: dict[str, list[Any]] = {}
     raws: dict[int, str] = {}
     header_seen: list[str] = []
-    for seq, raw, record in csv_records(job.path, job.report):
+    for seq, raw, record in csv_records(job.path, job.report, job.dialect):
         if record is None:
             job.report.seen += 1
             continue
@@ -267,14 +264,11 @@ def import_csv(job: EventFileImport) -> None:
     with job.staged.store.registered(table) as view:
         _, failing = job.stage(text_fields(view, present))
     if failing:
-        header = header_seen
+        # `event_row` reads only the known fields, which the columns hold.
+        index = {seq: i for i, seq in enumerate(columns["_seq"])}
         failures = []
         for seq in failing:
-            row = next(csv.reader(io.StringIO(raws[seq], newline="")))
-            record = {
-                name: (value if value != "" else None)
-                for name, value in zip(header, row, strict=True)
-            }
+            record = {name: columns[name][index[seq]] for name in present}
             failures.append((f"{job.path}:{seq}", raws[seq], record, False))
         job.explain_failures(failures)
     unknown = [name for name in header_seen if name not in KNOWN_FIELDS]
@@ -321,15 +315,15 @@ def import_event_file(
     report: ParseReport,
     received_at: datetime,
     on_bytes: Callable[[int], None] = lambda _n: None,
+    dialect: Dialect = AUTO,
 ) -> None:
     """Stage the good events of one file; rejects and notes go to `report`.
 
-    `on_bytes` hears how much of the file has been read, for a progress bar.
+    `on_bytes` hears how much of the file has been read, for a progress bar;
+    `dialect` is how to read a text file (CSV delimiter, encoding).
     """
-    job = EventFileImport(staged, path, report, received_at, on_bytes)
+    job = EventFileImport(staged, path, report, received_at, on_bytes, dialect)
     if fmt == "ndjson":
-        with open_text(path):
-            pass  # the same clear messages as other formats for missing or UTF-16 files
         import_ndjson(job)
         if report.seen == 0:
             raise empty_file(path)

@@ -7,7 +7,6 @@ Problems with a whole file (empty, not UTF-8 at all) are `FileProblem`s.
 
 from __future__ import annotations
 
-import codecs
 import csv
 import hashlib
 import io
@@ -15,16 +14,27 @@ import json
 import math
 import re
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import msgspec
 import pyarrow as pa
 
-from touchpoint.errors import TouchpointError
+from touchpoint.sources.delimited import DelimitedReader
+from touchpoint.sources.files import (
+    AUTO,
+    Dialect,
+    FileProblem,
+    as_received,
+    codec_name,
+    first_text_is_bad,
+    non_text_reason,
+    not_utf8,
+    open_text,
+)
 from touchpoint.sources.urls import WHITESPACE
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -34,10 +44,6 @@ _ONE_US = timedelta(microseconds=1)
 
 class RecordError(ValueError):
     """Why one record was rejected; the message is the reason users read."""
-
-
-class FileProblem(TouchpointError):
-    """A whole file that cannot be read as records of its format."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,76 +127,84 @@ def stable_hash(*parts: object) -> str:
     return hashlib.md5(text.encode("utf-8", "surrogatepass"), usedforsecurity=False).hexdigest()
 
 
-def open_text(path: Path) -> IO[str]:
-    """A text file opened for streaming as UTF-8, a byte-order mark skipped.
-
-    Bytes that are not UTF-8 come through as surrogate escapes, so the rows that
-    hold them can be rejected one by one (see `non_utf8_reason`) while the rest
-    land. A UTF-16 file is a `FileProblem`.
-    """
-    try:
-        with path.open("rb") as handle:
-            start = handle.read(4)
-    except FileNotFoundError:
-        raise FileProblem(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise FileProblem(f"{path} is a directory, not a file") from None
-    except OSError as exc:
-        raise FileProblem(f"{path}: cannot read it ({exc.strerror})") from None
-    if start.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        raise FileProblem(f"{path} is UTF-16 text; save it as UTF-8 and import it again")
-    return path.open(encoding="utf-8-sig", errors="surrogateescape", newline="")
-
-
 def csv_records(
-    path: Path, report: ParseReport
+    path: Path, report: ParseReport, dialect: Dialect = AUTO
 ) -> Iterator[tuple[int, str, dict[str, Any] | None]]:
-    """(line number, raw row, record) for each data row of a CSV file with a header.
+    """(line number, raw record, record) for each data record of a CSV file with a header.
 
-    Rows that cannot be records (bytes that are not UTF-8, the wrong number of
-    fields) are rejected here and come through with record None. Empty cells
-    are None.
+    The raw record is its text as in the file (line ends removed). Records that
+    cannot be records (bytes the encoding cannot read, the wrong number of
+    fields, a stray quote, a field too long) are rejected here and come through
+    with record None. Empty cells are None.
     """
-    written: list[str] = []
-    # `writerow` hands the whole line to `write` in one call.
-    writer = csv.writer(_Appender(written.append), lineterminator="\r\n")
-    for line, fields, record in csv_rows(path, report):
-        writer.writerow(fields)
-        raw = written.pop()[:-2]
-        yield line, raw if record is not None else as_received(raw), record
+    for line, _fields, text, record in _csv_records(path, report, dialect):
+        yield line, text if record is not None else as_received(text), record
 
 
 def csv_rows(
-    path: Path, report: ParseReport
+    path: Path, report: ParseReport, dialect: Dialect = AUTO
 ) -> Iterator[tuple[int, list[str], dict[str, Any] | None]]:
-    """(line number, fields, record) for each data row of a CSV file with a header.
+    """(line number, fields, record) for each data record of a CSV file with a header.
 
     As `csv_records`, for readers that need the raw row only for the records
     they reject: `csv_line(fields)` writes it.
     """
-    with open_text(path) as handle:
-        rows = csv.reader(handle)
+    for line, fields, _text, record in _csv_records(path, report, dialect):
+        yield line, fields, record
+
+
+def _csv_records(
+    path: Path, report: ParseReport, dialect: Dialect
+) -> Iterator[tuple[int, list[str], str, dict[str, Any] | None]]:
+    with open_text(path, dialect) as handle:
+        codec = handle.encoding
         try:
-            header = [name.strip() for name in next(rows)]
-        except StopIteration:
-            return
-        width = len(header)
-        for row in rows:
-            if not any(map(str.strip, row)):
-                continue
-            line = rows.line_num
+            yield from _decoded_records(path, report, DelimitedReader(handle, dialect.delimiter))
+        except UnicodeDecodeError as exc:  # only codecs whose errors escape no bytes (UTF-16)
+            raise FileProblem(f"{path} is not {codec_name(codec)} text ({exc.reason})") from None
+
+
+def _decoded_records(
+    path: Path, report: ParseReport, reader: DelimitedReader
+) -> Iterator[tuple[int, list[str], str, dict[str, Any] | None]]:
+    codec = reader.handle.encoding
+    records = iter(reader)
+    header_record = next(records, None)
+    if header_record is None:
+        return
+    if header_record.fields is None:
+        raise FileProblem(
+            f"{path}: the header on line {header_record.line} cannot be read "
+            f"({header_record.problem})"
+        )
+    header = [name.strip() for name in header_record.fields]
+    width = len(header)
+    text_seen = not header_record.text.isascii()
+    for record in records:
+        line, fields, text = record.line, record.fields, record.text
+        if text.isascii():
+            bad_bytes = None
+        else:
             # Undecodable bytes arrive as surrogate escapes, never ASCII.
-            bad_bytes = None if "".join(row).isascii() else non_utf8_reason(csv_line(row))
-            if bad_bytes:
-                report.reject(f"{path}:{line}", as_received(csv_line(row)), bad_bytes)
-                yield line, row, None
-                continue
-            if len(row) != width:
-                reason = f"row has {len(row)} fields, the header has {width}"
-                report.reject(f"{path}:{line}", csv_line(row), reason)
-                yield line, row, None
-                continue
-            yield line, row, {name: value or None for name, value in zip(header, row, strict=True)}
+            bad_bytes = non_text_reason(text, codec)
+            if bad_bytes and not text_seen and codec == "utf-8" and first_text_is_bad(text):
+                raise not_utf8(path, line, text)
+            text_seen = True
+        if bad_bytes or fields is None:
+            report.reject(f"{path}:{line}", as_received(text), bad_bytes or str(record.problem))
+            yield line, fields or [], text, None
+            continue
+        if len(fields) != width:
+            reason = f"row has {len(fields)} fields, the header has {width}"
+            report.reject(f"{path}:{line}", text, reason)
+            yield line, fields, text, None
+            continue
+        yield (
+            line,
+            fields,
+            text,
+            {name: value or None for name, value in zip(header, fields, strict=True)},
+        )
 
 
 def csv_line(row: list[str]) -> str:
@@ -200,41 +214,29 @@ def csv_line(row: list[str]) -> str:
     return out.getvalue().removesuffix("\r\n")
 
 
-@dataclass(frozen=True, slots=True)
-class _Appender:
-    write: Callable[[str], Any]
-
-
 def empty_file(path: Path) -> FileProblem:
     """The problem of a file that held no records at all."""
     return FileProblem(f"{path} is empty: there are no records to import")
 
 
-def non_utf8_reason(text: str) -> str | None:
-    """The reason to reject text that held bytes which are not UTF-8, or None."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        byte = ord(text[exc.start]) - 0xDC00
-        return f"not valid UTF-8: byte 0x{byte:02x} at character {exc.start + 1}"
-    return None
-
-
-def whole_text(path: Path) -> str:
-    """A file's whole text, for a JSON reader; `FileProblem` when it is empty or not UTF-8."""
-    with open_text(path) as handle:
-        text = handle.read()
+def whole_text(path: Path, dialect: Dialect = AUTO) -> str:
+    """A file's whole text, for a JSON reader; `FileProblem` when it is empty or not text."""
+    with open_text(path, dialect) as handle:
+        codec = handle.encoding
+        try:
+            text = handle.read()
+        except UnicodeDecodeError as exc:
+            raise FileProblem(f"{path} is not {codec_name(codec)} text ({exc.reason})") from None
     if not text.strip():
         raise empty_file(path)
-    bad_bytes = non_utf8_reason(text)
+    bad_bytes = non_text_reason(text, codec)
     if bad_bytes:
+        if codec == "utf-8" and first_text_is_bad(text):
+            first = next(i for i, ch in enumerate(text) if "\udc80" <= ch <= "\udcff")
+            line = text.count("\n", 0, first) + 1
+            raise not_utf8(path, line, text.splitlines()[line - 1])
         raise FileProblem(f"{path} is {bad_bytes}")
     return text
-
-
-def as_received(text: str) -> str:
-    """Text with any non-UTF-8 bytes shown as \\xNN, safe to store."""
-    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def to_us(moment: datetime) -> int:

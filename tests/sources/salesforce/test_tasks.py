@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pyarrow as pa
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -17,6 +18,7 @@ from touchpoint.sources.records import (
     _INTEGER,
     _RFC3339,
     EPOCH,
+    FileProblem,
     ParseReport,
     RowBatches,
     as_received,
@@ -82,10 +84,11 @@ def test_csv_records_give_each_row_back_as_it_was_written(tmp_path_factory, rows
     path = Path(tmp_path_factory.mktemp("csv")) / "t.csv"
     with path.open("w", encoding="utf-8", errors="surrogateescape", newline="") as handle:
         csv.writer(handle).writerows([["a", "b", "c"], *rows])
-    expected = []  # what the plain reading gives: a fresh writer per row
+    expected = []  # what the plain reading gives: a fresh writer per row, its first line
     with path.open(encoding="utf-8", errors="surrogateescape", newline="") as handle:
         reader = csv.reader(handle)
         next(reader)
+        start = 2
         for row in reader:
             if any(cell.strip() for cell in row):
                 out = io.StringIO()
@@ -93,9 +96,16 @@ def test_csv_records_give_each_row_back_as_it_was_written(tmp_path_factory, rows
                 raw = out.getvalue().removesuffix("\r\n")
                 clean = not any("\udc80" <= char <= "\udcff" for char in raw)
                 expected.append(
-                    (reader.line_num, raw if clean else as_received(raw), clean and len(row) == 3)
+                    (start, raw if clean else as_received(raw), clean and len(row) == 3)
                 )
+            start = reader.line_num + 1
     report = ParseReport()
+    text = path.read_text(encoding="utf-8", errors="surrogateescape")
+    first_other = next((char for char in text if not char.isascii()), "")
+    if "\udc80" <= first_other <= "\udcff":  # the first text beyond ASCII is not UTF-8
+        with pytest.raises(FileProblem, match="--encoding cp1252"):
+            list(csv_records(path, report))
+        return
     seen = [(line, raw, record is not None) for line, raw, record in csv_records(path, report)]
     assert seen == expected
     assert len(report.rejects) == sum(1 for *_, good in expected if not good)

@@ -24,6 +24,7 @@ import pyarrow as pa
 from touchpoint.config import Settings
 from touchpoint.errors import TouchpointError
 from touchpoint.schema import CRM_FIELDS, VERSION_FIELDS
+from touchpoint.sources.files import AUTO, Dialect
 from touchpoint.sources.phones import to_e164
 from touchpoint.sources.records import (
     ParseReport,
@@ -253,15 +254,25 @@ def known_fields(kind: str, settings: Settings) -> frozenset[str]:
 
 
 def read_crm(
-    path: Path, kind: str, settings: Settings, report: ParseReport, batches: RowBatches
+    path: Path,
+    kind: str,
+    settings: Settings,
+    report: ParseReport,
+    batches: RowBatches,
+    dialect: Dialect = AUTO,
 ) -> Iterator[pa.Table]:
-    """Arrow tables of the good rows of one CRM export (CSV with API names)."""
+    """Arrow tables of the good rows of one CRM export (CSV with API names).
+
+    `dialect` is how to read the file's text (delimiter, encoding).
+    """
 
     def origin(line: int, raw: str) -> tuple[str, str]:
         return f"{path}:{line}", raw
 
     known = known_fields(kind, settings)
-    records = api_named(path, csv_records(path, report), kind, known, REQUIRED_FIELDS[kind])
+    records = api_named(
+        path, csv_records(path, report, dialect), kind, known, REQUIRED_FIELDS[kind]
+    )
     return rows_in_batches(
         path, records, ROW_FUNCTIONS[kind], settings, known, origin, report, batches
     )

@@ -25,6 +25,20 @@ def salesforce_id18(value: str) -> str:
     return value + suffix
 
 
+def salesforce_id_forms(text: str) -> list[str]:
+    """The text, and its 18-character form when it is a 15-character Salesforce Id.
+
+    >>> salesforce_id_forms("00T5e00000ABcdE")
+    ['00T5e00000ABcdE', '00T5e00000ABcdEEAT']
+    >>> salesforce_id_forms("3100000011")
+    ['3100000011']
+    """
+    forms = [text]
+    if len(text) == 15 and text.isascii() and text.isalnum():
+        forms.append(salesforce_id18(text))
+    return forms
+
+
 def field(record: dict[str, Any], name: str) -> Any:
     """A field by API name; `Campaign.Name` also as the nested object a REST result holds."""
     if name in record:

@@ -22,6 +22,7 @@ import pyarrow as pa
 
 from touchpoint.config import Settings
 from touchpoint.schema import TASK_FIELDS
+from touchpoint.sources.files import AUTO, Dialect
 from touchpoint.sources.phones import to_e164
 from touchpoint.sources.records import (
     FileProblem,
@@ -149,19 +150,27 @@ def known_fields(settings: Settings) -> frozenset[str]:
 
 
 def read_tasks(
-    path: Path, fmt: str, settings: Settings, report: ParseReport, batches: RowBatches
+    path: Path,
+    fmt: str,
+    settings: Settings,
+    report: ParseReport,
+    batches: RowBatches,
+    dialect: Dialect = AUTO,
 ) -> Iterator[pa.Table]:
-    """Arrow tables of the good Task rows in a `salesforce-csv` or `salesforce-json` file."""
+    """Arrow tables of the good Task rows in a `salesforce-csv` or `salesforce-json` file.
+
+    `dialect` is how to read the file's text (delimiter, encoding).
+    """
     # Where a record came from and its raw text are only needed for the few
     # records rejected, so they are worked out then.
     records: Records
     origin: Callable[[Path, Any, Any], tuple[str, str]]
     known = known_fields(settings)
     if fmt == "salesforce-csv":
-        records = api_named(path, csv_rows(path, report), "Tasks", known, REQUIRED_FIELDS)
+        records = api_named(path, csv_rows(path, report, dialect), "Tasks", known, REQUIRED_FIELDS)
         origin = _csv_origin
     else:
-        records = _json_tasks(path, report)
+        records = _json_tasks(path, report, dialect)
         origin = _json_origin
     return rows_in_batches(
         path,
@@ -185,9 +194,9 @@ def _json_origin(path: Path, index: int, item: Any) -> tuple[str, str]:
 
 
 def _json_tasks(
-    path: Path, report: ParseReport
+    path: Path, report: ParseReport, dialect: Dialect
 ) -> Iterator[tuple[int, Any, dict[str, Any] | None]]:
-    text = whole_text(path)
+    text = whole_text(path, dialect)
     try:
         document = json.loads(text)
     except json.JSONDecodeError as exc:

@@ -23,6 +23,7 @@ from typing import Any
 import pyarrow as pa
 
 from touchpoint.config import Settings
+from touchpoint.sources.files import AUTO, Dialect
 from touchpoint.sources.records import (
     FileProblem,
     ParseReport,
@@ -56,6 +57,7 @@ def read_vendor_calls(
     report: ParseReport,
     batches: RowBatches,
     clock: Iterator[int],
+    dialect: Dialect = AUTO,
 ) -> Iterator[pa.Table]:
     """Arrow tables of the good calls in one vendor file; rejects and notes go in `report`.
 
@@ -64,7 +66,7 @@ def read_vendor_calls(
     """
     make_row = _FORMATS[fmt][0].row
     skipped: Counter[str] = Counter()
-    for source, raw, record in vendor_records(path, fmt, report):
+    for source, raw, record in vendor_records(path, fmt, report, dialect):
         if record is None:  # rejected while reading
             report.seen += 1
             continue
@@ -102,29 +104,29 @@ def arrival_clock(received_at: datetime) -> Iterator[int]:
     return itertools.count(to_us(start))
 
 
-def vendor_records(path: Path, fmt: str, report: ParseReport) -> Records:
+def vendor_records(path: Path, fmt: str, report: ParseReport, dialect: Dialect = AUTO) -> Records:
     """The records of a vendor file, JSON or CSV as the format and file say."""
     vendor, file = _FORMATS[fmt]
-    if file.layout == "csv" or (file.layout == "json or csv" and _is_csv(path)):
-        yield from _csv_calls(path, file, report)
+    if file.layout == "csv" or (file.layout == "json or csv" and _is_csv(path, dialect)):
+        yield from _csv_calls(path, file, report, dialect)
     else:
-        yield from _json_calls(path, vendor, report)
+        yield from _json_calls(path, vendor, report, dialect)
 
 
-def _is_csv(path: Path) -> bool:
-    suffix = path.suffix.lower()
+def _is_csv(path: Path, dialect: Dialect) -> bool:
+    suffix = "." + path.name.lower().removesuffix(".gz").rpartition(".")[2]
     if suffix in (".csv", ".tsv", ".txt"):
         return True
     if suffix in (".json", ".ndjson", ".jsonl"):
         return False
-    with open_text(path) as handle:
+    with open_text(path, dialect) as handle:
         start = handle.read(4096).lstrip()
     return not start.startswith(("[", "{"))
 
 
-def _csv_calls(path: Path, file: CallFile, report: ParseReport) -> Records:
+def _csv_calls(path: Path, file: CallFile, report: ParseReport, dialect: Dialect) -> Records:
     unknown: set[str] = set()
-    for line, raw, record in csv_records(path, report):
+    for line, raw, record in csv_records(path, report, dialect):
         if record is not None and file.known_columns:
             unknown.update(name for name in record if name not in file.known_columns)
         yield f"{path}:{line}", raw, record
@@ -135,8 +137,8 @@ def _csv_calls(path: Path, file: CallFile, report: ParseReport) -> Records:
         )
 
 
-def _json_calls(path: Path, vendor: Vendor, report: ParseReport) -> Records:
-    content = whole_text(path)
+def _json_calls(path: Path, vendor: Vendor, report: ParseReport, dialect: Dialect) -> Records:
+    content = whole_text(path, dialect)
     split = vendor.records
     try:
         document = json.loads(content)
