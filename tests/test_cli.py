@@ -189,3 +189,98 @@ def test_bad_settings_are_one_line(cli, workdir, toml, message):
     assert result.code == 1
     assert message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+# -- strict settings and global flags (DESIGN §11) ------------------------------------
+
+
+@pytest.mark.parametrize("variable", ["TOUCHPOINT_MERG__WINDOW", "TOUCHPOINT_MERGE_WINDOW"])
+def test_an_unknown_variable_stops_the_command_with_one_line(cli, variable):
+    result = cli("settings", env={variable: "45m"})
+    assert result.code == 1
+    line = result.stderr.strip()
+    assert len(line.splitlines()) == 1 and "Traceback" not in line
+    assert line.startswith(
+        f"error: unknown setting variable {variable}; did you mean TOUCHPOINT_MERGE__WINDOW?"
+    )
+
+
+def test_a_duration_without_a_unit_stops_the_command_with_one_line(cli):
+    result = cli("build", env={"TOUCHPOINT_MERGE__WINDOW": "45"})
+    assert result.code == 1
+    assert result.stderr.strip() == (
+        "error: setting [merge] window: 45 has no unit: write 45s, 45m, 45h or 45d "
+        "(from environment TOUCHPOINT_MERGE__WINDOW)"
+    )
+
+
+def test_settings_say_where_each_value_came_from(cli, workdir):
+    (workdir / "touchpoint.toml").write_text('[merge]\nwindow = "45m"\nanchor = "last_activity"\n')
+    env = {"TOUCHPOINT_MERGE__WINDOW": "1h"}
+    shown = json.loads(cli("settings", "--json", "--db", "x.duckdb", env=env).stdout)
+    assert shown["merge"] == {"window": "1h", "anchor": "last_activity"}
+    origins = shown["origins"]
+    assert origins["merge.window"] == {"from": "environment", "where": "TOUCHPOINT_MERGE__WINDOW"}
+    assert origins["merge.anchor"] == {"from": "file", "where": "touchpoint.toml"}
+    assert origins["db"] == {"from": "flag", "where": "--db"}
+    assert origins["site.timezone"] == {"from": "default", "where": ""}
+    table = cli("settings", env=env).stdout
+    rows = {line.split("│")[1].strip(): line for line in table.splitlines() if line.count("│") > 4}
+    assert "environment TOUCHPOINT_MERGE__WINDOW" in rows["merge.window"]
+    assert "file touchpoint.toml" in rows["merge.anchor"]
+    assert "default" in rows["db"] and "default" in rows["site.timezone"]
+
+
+def test_global_flags_work_after_the_command(cli, workdir):
+    (workdir / "other.toml").write_text('[site]\ntimezone = "Europe/Berlin"\n')
+    before = json.loads(
+        cli("--db", "a.duckdb", "--config", "other.toml", "settings", "--json").stdout
+    )
+    after = json.loads(cli("settings", "--json", "--db", "a.duckdb", "--config=other.toml").stdout)
+    assert before == after
+    assert after["db"] == "a.duckdb" and after["site"]["timezone"] == "Europe/Berlin"
+    (workdir / "events.csv").write_text(EVENTS)
+    loud = cli("import", "events", "events.csv", "--db", "b.duckdb")
+    quiet = cli("import", "events", "events.csv", "--db", "b.duckdb", "-q")
+    assert "events: read 3" in loud.stderr and quiet.stderr == "" and quiet.code == 0
+    assert (workdir / "b.duckdb").exists() and not (workdir / "touchpoint.duckdb").exists()
+
+
+def test_version(cli):
+    from touchpoint import __version__
+
+    result = cli("--version")
+    assert result.code == 0 and result.stdout == f"touchpoint {__version__}\n"
+
+
+def _commands(command, path=()):
+    yield path, command
+    for name, sub in getattr(command, "commands", {}).items():
+        yield from _commands(sub, (*path, name))
+
+
+def test_help_shows_every_bracketed_default_and_variable(cli):
+    import re
+
+    import typer
+
+    from touchpoint.cli import app
+
+    root = typer.main.get_command(app)
+    checked = 0
+    for path, command in _commands(root):
+        texts = [command.help or "", *(getattr(p, "help", None) or "" for p in command.params)]
+        wanted = [t.replace("\\[", "[") for t in texts if "[" in t]
+        if not wanted:
+            continue
+        shown = cli(*path, "--help").stdout
+        flat = " ".join(re.sub(r"[│╭╮╰╯─]", " ", shown).split())
+        for text in wanted:
+            assert " ".join(text.split()) in flat, (
+                f"touchpoint {' '.join(path)} --help lost {text!r}"
+            )
+            checked += 1
+    assert checked >= 5
+    top = cli("--help").stdout
+    assert "[env TOUCHPOINT_DB; default ./touchpoint.duckdb]" in top
+    assert "[env TOUCHPOINT_CONFIG; default ./touchpoint.toml]" in top

@@ -1,19 +1,30 @@
-"""Which settings are secret is declared once, on the fields, and every reader obeys it."""
+"""Settings: secrets declared once and obeyed everywhere; every source read strictly
+(unknown variables, durations without a unit, time zones, paths from the file's folder);
+where each value came from."""
 
 from __future__ import annotations
 
 import json
+import os
 import re
+from pathlib import Path
+
+import pytest
 
 from touchpoint.config import (
     MASK,
     SECRET_SETTINGS,
+    Origin,
+    Settings,
     describe_settings,
     load_settings,
     masked_secrets,
+    settings_origins,
     without_secrets,
 )
+from touchpoint.config.sources import check_environment, location_settings, setting_variables
 from touchpoint.console import settings_json
+from touchpoint.errors import TouchpointError
 
 CREDENTIAL_WORDS = re.compile(r"secret|token|password|session_id|key")
 
@@ -34,12 +45,12 @@ def test_a_setting_named_like_a_credential_is_declared_secret() -> None:
 
 def test_settings_json_masks_exactly_the_secrets_that_are_set() -> None:
     settings = load_settings(None, **_every_secret_set())
-    shown = json.loads(settings_json(settings))
+    shown = json.loads(settings_json(settings, settings_origins(None, **_every_secret_set())))
     for name in SECRET_SETTINGS:
         section, key = name.split(".")
         assert shown[section][key] == MASK
     assert "value-of-" not in json.dumps(shown)
-    unset = json.loads(settings_json(load_settings(None)))
+    unset = json.loads(settings_json(load_settings(None), settings_origins(None)))
     assert unset["server"]["token"] == "" and unset["site"]["currency"] == "USD"
 
 
@@ -51,3 +62,107 @@ def test_the_settings_kept_with_a_build_leave_the_secrets_out() -> None:
         assert key not in kept[section]
     assert kept["merge"] == dumped["merge"] and kept["crm"] == dumped["crm"]
     assert masked_secrets(kept) == kept  # nothing left to mask
+
+
+# -- strict settings (DESIGN §11) ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("variable", "closest"),
+    [
+        ("TOUCHPOINT_MERG__WINDOW", "TOUCHPOINT_MERGE__WINDOW"),  # misspelt section
+        ("TOUCHPOINT_MERGE_WINDOW", "TOUCHPOINT_MERGE__WINDOW"),  # one underscore
+        ("TOUCHPOINT_SITE__TIMEZON", "TOUCHPOINT_SITE__TIMEZONE"),  # misspelt key
+        ("touchpoint_store__thread", "TOUCHPOINT_STORE__THREADS"),  # any case
+    ],
+)
+def test_an_unknown_variable_stops_loading_and_names_the_closest(
+    workdir, monkeypatch, variable, closest
+):
+    monkeypatch.setenv(variable, "1h")
+    with pytest.raises(TouchpointError) as raised:
+        load_settings(None)
+    assert f"unknown setting variable {variable}; did you mean {closest}?" in str(raised.value)
+
+
+def test_every_setting_has_a_variable_that_is_accepted(workdir, monkeypatch):
+    variables = setting_variables(Settings)
+    assert {
+        "TOUCHPOINT_DB",
+        "TOUCHPOINT_MERGE__WINDOW",
+        "TOUCHPOINT_ATTRIBUTION__CUSTOM__FT",
+    } <= set(variables)
+    for name in ("TOUCHPOINT_CONFIG", "TOUCHPOINT_DEBUG", *variables):
+        monkeypatch.setenv(name, "")
+    check_environment(Settings, os.environ)  # raises on the first it does not know
+
+
+@pytest.mark.parametrize(
+    ("written", "seconds"), [('"45m"', 2700), ('"30s"', 30), ('"7d"', 604800), ('"1h30m"', 5400)]
+)
+def test_a_duration_with_a_unit_is_read(workdir, written, seconds):
+    (workdir / "touchpoint.toml").write_text(f"[merge]\nwindow = {written}\n")
+    assert load_settings(None).merge.window.total_seconds() == seconds
+
+
+@pytest.mark.parametrize("written", ['"45"', "45", "45.5", '"0"'])
+def test_a_duration_without_a_unit_is_an_error(workdir, written):
+    (workdir / "touchpoint.toml").write_text(f"[merge]\nwindow = {written}\n")
+    with pytest.raises(TouchpointError) as raised:
+        load_settings(None)
+    number = written.strip('"')
+    assert str(raised.value).startswith(f"setting [merge] window: {number} has no unit: write")
+    assert "(from file touchpoint.toml)" in str(raised.value)
+
+
+def test_a_time_zone_is_checked_when_settings_load(workdir, monkeypatch):
+    monkeypatch.setenv("TOUCHPOINT_SITE__TIMEZONE", "America/New_York")
+    assert load_settings(None).site.timezone == "America/New_York"
+    monkeypatch.setenv("TOUCHPOINT_SITE__TIMEZONE", "Europe/Pariss")
+    with pytest.raises(TouchpointError) as raised:
+        load_settings(None)
+    assert str(raised.value) == (
+        "setting [site] timezone: unknown time zone 'Europe/Pariss' (an IANA name like "
+        "Europe/Berlin or America/New_York) (from environment TOUCHPOINT_SITE__TIMEZONE)"
+    )
+
+
+def test_relative_paths_in_a_settings_file_are_read_from_its_folder(workdir, monkeypatch):
+    folder = workdir / "deploy"
+    folder.mkdir()
+    absolute = workdir / "elsewhere" / "rules.csv"
+    (folder / "tp.toml").write_text(
+        f'db = "data/tp.duckdb"\n[channels]\nrules = "rules.csv"\n'
+        f'[collector]\nintake_dir = "{absolute.parent.as_posix()}"\n[spark]\nstaging_dir = ""\n'
+    )
+    settings = load_settings(folder / "tp.toml")
+    assert settings.db == folder / "data" / "tp.duckdb"
+    assert Path(settings.channels.rules) == folder / "rules.csv"
+    assert Path(settings.collector.intake_dir) == absolute.parent  # absolute: as written
+    assert settings.spark.staging_dir == ""  # empty keeps its meaning
+    # Flags and variables are read from where the command runs, as always.
+    monkeypatch.setenv("TOUCHPOINT_CHANNELS__RULES", "mine.csv")
+    assert load_settings(folder / "tp.toml", db=Path("here.duckdb")).channels.rules == "mine.csv"
+    assert load_settings(folder / "tp.toml", db=Path("here.duckdb")).db == Path("here.duckdb")
+    assert set(location_settings(Settings)) >= {"db", "channels.rules", "collector.intake_dir"}
+
+
+def test_origins_say_flag_environment_file_or_default(workdir, monkeypatch):
+    (workdir / "touchpoint.toml").write_text(
+        '[merge]\nwindow = "45m"\nanchor = "last_activity"\n[attribution.custom]\nft = 30\n'
+        "middle = 2.5\n"
+    )
+    monkeypatch.setenv("TOUCHPOINT_MERGE__WINDOW", "1h")
+    monkeypatch.setenv("TOUCHPOINT_SITE", '{"timezone": "Europe/Berlin"}')
+    found = settings_origins(None, db=Path("x.duckdb"))
+    assert found["db"] == Origin("flag", "--db")
+    assert found["merge.window"] == Origin("environment", "TOUCHPOINT_MERGE__WINDOW")
+    assert found["merge.anchor"] == Origin("file", "touchpoint.toml")
+    assert found["attribution.custom"] == Origin("file", "touchpoint.toml")
+    assert found["site.timezone"] == Origin("environment", "TOUCHPOINT_SITE")
+    assert found["site.domains"] == Origin("default")
+    assert set(found) == {name for name, _, _ in describe_settings()}
+    settings = load_settings(None, db=Path("x.duckdb"))
+    assert (
+        settings.merge.window.total_seconds() == 3600 and settings.site.timezone == "Europe/Berlin"
+    )

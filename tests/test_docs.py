@@ -5,8 +5,7 @@ from __future__ import annotations
 import re
 
 from support.paths import ROOT
-from touchpoint.config import SECRET_SETTINGS
-from touchpoint.console import settings_markdown
+from touchpoint.config import SECRET_SETTINGS, settings_markdown
 from touchpoint.sources.urls import CLICK_IDS
 
 

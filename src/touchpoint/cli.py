@@ -14,14 +14,18 @@ from typing import Annotated
 import typer
 
 from touchpoint import console
-from touchpoint.config import Settings, load_settings
+from touchpoint.cli_group import EPILOG, Context, RootGroup, root
+from touchpoint.config import settings_markdown
 from touchpoint.errors import TouchpointError
+from touchpoint.schema import EXPORTABLE_TABLES
 from touchpoint.sources.files import Dialect, dialect
 from touchpoint.sources.vendors.files import VENDOR_FORMATS
 
 app = typer.Typer(
     name="touchpoint",
+    cls=RootGroup,
     help="Bind inbound phone calls to the web sessions that produced them.",
+    epilog=EPILOG,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
@@ -32,6 +36,7 @@ app.add_typer(import_app, name="import")
 app.add_typer(explain_app, name="explain")
 sync_app = typer.Typer(help="Download records from other systems' APIs.", no_args_is_help=True)
 app.add_typer(sync_app, name="sync")
+app.callback()(root)  # --db, --config, -q and --version (touchpoint.cli_group)
 
 
 def _one_of(names: tuple[str, ...]) -> str:
@@ -39,37 +44,10 @@ def _one_of(names: tuple[str, ...]) -> str:
     return ", ".join(names[:-1]) + " or " + names[-1]
 
 
-class Context:
-    def __init__(self, db: Path | None, config: Path | None, quiet: bool):
-        self.db = db
-        self.config = config
-        self.quiet = quiet
-
-    def settings(self) -> Settings:
-        return load_settings(self.config, db=self.db)
-
-
 def _ctx(ctx: typer.Context) -> Context:
     obj = ctx.find_root().obj
     assert isinstance(obj, Context)
     return obj
-
-
-@app.callback()
-def root(
-    ctx: typer.Context,
-    db: Annotated[
-        Path | None,
-        typer.Option(
-            "--db", help="The DuckDB store [env TOUCHPOINT_DB; default ./touchpoint.duckdb]."
-        ),
-    ] = None,
-    config: Annotated[
-        Path | None, typer.Option("--config", help="Settings file [default ./touchpoint.toml].")
-    ] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only errors.")] = False,
-) -> None:
-    ctx.obj = Context(db, config, quiet)
 
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print a JSON summary on stdout.")]
@@ -229,19 +207,23 @@ def sync_calls_command(
 def export_command(
     ctx: typer.Context,
     table: Annotated[
-        str,
-        typer.Argument(help="events, sessions, touchpoints, calls, attribution or rejects."),
+        str, typer.Argument(help=f"{_one_of(EXPORTABLE_TABLES)}.", show_default=False)
     ],
-    fmt: Annotated[str, typer.Option("--format", help="csv, json or parquet.")] = "csv",
+    fmt: Annotated[
+        str | None,
+        typer.Option(
+            "--format", help="csv, json or parquet [default: by -o's extension, else csv]."
+        ),
+    ] = None,
     output: Annotated[
         Path | None, typer.Option("-o", "--output", help="Write here instead of stdout.")
     ] = None,
 ) -> None:
-    """Write a result table, values verbatim."""
-    from touchpoint.report.export import export_table
+    """Write a table (results, CRM records, people, raw imports), values verbatim."""
+    from touchpoint.report.export import export_format, export_table
 
     c = _ctx(ctx)
-    rows = export_table(c.settings(), table, fmt, output)
+    rows = export_table(c.settings(), table, export_format(fmt, output), output)
     if output is not None and not c.quiet:
         console.note(f"wrote {rows:,} {table} rows to {output}")
 
@@ -344,14 +326,16 @@ def settings_command(
         bool, typer.Option("--json", help="Print the settings in force as JSON (secrets masked).")
     ] = False,
 ) -> None:
-    """List every setting with its value now and one line of help."""
+    """List every setting: its value now, where it came from, its default and its help."""
     if markdown:
-        typer.echo(console.settings_markdown())
+        typer.echo(settings_markdown())
         return
+    c = _ctx(ctx)
+    settings, origins = c.settings(), c.origins()
     if as_json:
-        typer.echo(console.settings_json(_ctx(ctx).settings()))
+        typer.echo(console.settings_json(settings, origins))
         return
-    console.settings_table(_ctx(ctx).settings())
+    console.settings_table(settings, origins)
 
 
 @app.command("demo")

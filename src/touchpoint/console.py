@@ -30,11 +30,10 @@ from rich.progress import (
 from rich.table import Table
 
 from touchpoint.config import (
-    MASK,
-    SECRET_SETTINGS,
+    Origin,
     Settings,
-    describe_settings,
-    masked_secrets,
+    settings_document,
+    settings_in_force,
 )
 
 if TYPE_CHECKING:
@@ -358,37 +357,18 @@ def sync_summary(result: SyncResult, quiet: bool, as_json: bool) -> None:
         note("  every reject is kept: touchpoint export rejects")
 
 
-def settings_markdown() -> str:
-    """Every setting as a Markdown table, for docs/configuration.md."""
-    lines = ["| setting | default | what it does |", "|---|---|---|"]
-    for name, default, description in describe_settings():
-        section, _, key = name.partition(".")
-        shown = f"`[{section}] {key}`" if key else f"`{section}`"
-        lines.append(f"| {shown} | `{default}` | {description} |")
-    return "\n".join(lines)
+def settings_json(settings: Settings, origins: dict[str, Origin]) -> str:
+    """The settings in force as JSON, secrets shown as •••, and where each came from."""
+    return json.dumps(settings_document(settings, origins), indent=2, ensure_ascii=False)
 
 
-def settings_json(settings: Settings) -> str:
-    """The settings in force as JSON, secrets shown as •••."""
-    now = masked_secrets(settings.model_dump(mode="json"))
-    return json.dumps(now, indent=2, ensure_ascii=False)
-
-
-def settings_table(settings: Settings) -> None:
-    now = settings.model_dump(mode="json")
+def settings_table(settings: Settings, origins: dict[str, Origin]) -> None:
+    """Every setting: its value in force, where it came from, its default and its help."""
     table = Table(title="settings (touchpoint.toml, then TOUCHPOINT_* variables, then flags)")
-    table.add_column("setting")
-    table.add_column("value")
-    table.add_column("default")
-    table.add_column("what it does")
-    for name, default, description in describe_settings():
-        value = now
-        for part in name.split("."):
-            value = value[part]
-        shown = json.dumps(value) if not isinstance(value, str) else f'"{value}"'
-        if name in SECRET_SETTINGS and value:
-            shown = f'"{MASK}"'
-        table.add_row(name, escape(shown), escape(default), escape(description))
+    for column in ("setting", "value", "from", "default", "what it does"):
+        table.add_column(column)
+    for row in settings_in_force(settings, origins):
+        table.add_row(*(escape(cell) for cell in row))
     out.print(table)
 
 

@@ -327,6 +327,15 @@ OUTPUT_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 
 EXPORT_TABLES = tuple(OUTPUT_COLUMNS)
+# Every table `touchpoint export` writes: those, people, journeys, the CRM records as the
+# build keeps them (`leads`, ...), then the raw tables.
+EXPORTABLE_TABLES = (
+    *EXPORT_TABLES,
+    "people",
+    "journeys",
+    *(raw.removeprefix("raw_") for raw in CRM_TABLES.values()),
+    *(name for name in RAW_TABLES if name.startswith("raw_")),
+)
 
 
 def duckdb_type(arrow_type: pa.DataType) -> str:

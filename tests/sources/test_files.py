@@ -178,3 +178,23 @@ def test_the_delimiter_flag_overrides_detection(store, tmp_path):
     told = import_events(store, [path], dialect=dialect(delimiter="|"))
     assert (told.seen, told.landed, told.rejected) == (1, 1, 0)
     assert query(store, "SELECT visitor_id, url FROM raw_events") == [("v1", "https://a.io/")]
+
+
+def test_decimal_commas_in_amounts_of_a_semicolon_file_are_read(store, tmp_path):
+    # Amounts as Excel writes them in a locale with a decimal comma; `1,250` could be
+    # a thousand and a quarter or 1.25, so it is rejected, not guessed.
+    path = tmp_path / "opportunities.csv"
+    path.write_bytes(
+        b"Id;AccountId;Name;Amount;CreatedDate;CloseDate;IsClosed;IsWon\r\n"
+        b"0065e00000Op001;0015e00000Ac001;A;12500,5;2026-03-01T10:00:00.000Z;2026-03-31;true;true\r\n"
+        b"0065e00000Op002;0015e00000Ac001;B;1.250.000,50;2026-03-01T10:00:00.000Z;2026-04-30;false;false\r\n"
+        b"0065e00000Op003;0015e00000Ac001;C;1,250;2026-03-01T10:00:00.000Z;2026-04-30;false;false\r\n"
+    )
+    result = import_crm(store, [path], "opportunities")
+    assert (result.seen, result.landed, result.rejected) == (3, 2, 1)
+    assert query(store, "SELECT name, amount FROM raw_opportunities ORDER BY name") == [
+        ("A", 12500.5),
+        ("B", 1250000.5),
+    ]
+    [(where, why, _record)] = rejects(store)
+    assert where == "opportunities.csv:4" and why == "Amount '1,250' is not a number"

@@ -10,6 +10,9 @@ from touchpoint.config.describe import (
     SECRET_SETTINGS,
     describe_settings,
     masked_secrets,
+    settings_document,
+    settings_in_force,
+    settings_markdown,
     without_secrets,
 )
 from touchpoint.config.durations import Duration, format_duration, parse_duration
@@ -28,16 +31,20 @@ from touchpoint.config.settings import (
     describe_validation_error,
     find_config,
     load_settings,
+    settings_origins,
 )
+from touchpoint.config.sources import OTHER_VARIABLES, Origin
 
 __all__ = [
     "DEFAULT_CAMPAIGN_CHANNELS",
     "MASK",
+    "OTHER_VARIABLES",
     "SALESFORCE_OBJECTS",
     "SECRET_SETTINGS",
     "CollectorSettings",
     "Credential",
     "Duration",
+    "Origin",
     "SalesforceSettings",
     "Secret",
     "Section",
@@ -51,5 +58,9 @@ __all__ = [
     "load_settings",
     "masked_secrets",
     "parse_duration",
+    "settings_document",
+    "settings_in_force",
+    "settings_markdown",
+    "settings_origins",
     "without_secrets",
 ]

@@ -3,6 +3,7 @@ and which settings are secret (marked `Credential` where they are declared)."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -11,6 +12,7 @@ from pydantic import BaseModel
 
 from touchpoint.config.sections import Secret, Section
 from touchpoint.config.settings import Settings
+from touchpoint.config.sources import Origin
 
 MASK = "•••"
 
@@ -30,6 +32,16 @@ def describe_settings() -> list[tuple[str, str, str]]:
             default = section_field.default
             rows.append((section_name, _toml_value(str(default)), section_field.description or ""))
     return rows
+
+
+def settings_markdown() -> str:
+    """Every setting as a Markdown table, for docs/configuration.md (`settings --markdown`)."""
+    lines = ["| setting | default | what it does |", "|---|---|---|"]
+    for name, default, description in describe_settings():
+        section, _, key = name.partition(".")
+        shown = f"`[{section}] {key}`" if key else f"`{section}`"
+        lines.append(f"| {shown} | `{default}` | {description} |")
+    return "\n".join(lines)
 
 
 def _toml_value(value: Any) -> str:
@@ -81,3 +93,31 @@ def masked_secrets(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
         else value
         for name, value in values.items()
     }
+
+
+def settings_in_force(
+    settings: Settings, origins: dict[str, Origin]
+) -> list[tuple[str, str, str, str, str]]:
+    """(name, value in force, where it came from, default, help) for every setting, in file
+    order; a secret that is set shows as •••."""
+    now = settings.model_dump(mode="json")
+    rows = []
+    for name, default, description in describe_settings():
+        value = now
+        for part in name.split("."):
+            value = value[part]
+        shown = json.dumps(value) if not isinstance(value, str) else f'"{value}"'
+        if name in SECRET_SETTINGS and value:
+            shown = f'"{MASK}"'
+        rows.append((name, shown, str(origins.get(name, Origin("default"))), default, description))
+    return rows
+
+
+def settings_document(settings: Settings, origins: dict[str, Origin]) -> dict[str, Any]:
+    """The settings in force by section, secrets masked, and an `origins` object saying where
+    each came from (`{"merge.window": {"from": "file", "where": "touchpoint.toml"}}`)."""
+    document = masked_secrets(settings.model_dump(mode="json"))
+    document["origins"] = {
+        name: {"from": origin.kind, "where": origin.where} for name, origin in origins.items()
+    }
+    return document

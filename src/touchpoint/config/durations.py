@@ -13,25 +13,31 @@ _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 60480
 
 
 def parse_duration(value: Any) -> timedelta:
-    """Read a duration such as ``30m``, ``1h30m``, ``7d`` or a number of seconds.
+    """Read a duration such as ``30m``, ``1h30m`` or ``7d``; a bare number has no unit.
 
     >>> parse_duration("1h30m")
     datetime.timedelta(seconds=5400)
-    >>> parse_duration(90)
-    datetime.timedelta(seconds=90)
+    >>> parse_duration("45")
+    Traceback (most recent call last):
+    ValueError: 45 has no unit: write 45s, 45m, 45h or 45d
     """
     if isinstance(value, timedelta):
         return value
+    # A bare number is refused: `window = 45` could mean seconds or minutes.
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return timedelta(seconds=value)
+        raise ValueError(_no_unit(f"{value:g}"))
     if isinstance(value, str):
         text = value.strip().lower().replace(" ", "")
         if re.fullmatch(r"\d+(\.\d+)?", text):
-            return timedelta(seconds=float(text))
+            raise ValueError(_no_unit(text))
         parts = _DURATION_PART.findall(text)
         if parts and "".join(n + u for n, u in parts) == text:
             return timedelta(seconds=sum(float(n) * _UNIT_SECONDS[u] for n, u in parts))
     raise ValueError(f"{value!r} is not a duration like 30m, 1h30m or 7d")
+
+
+def _no_unit(number: str) -> str:
+    return f"{number} has no unit: write {number}s, {number}m, {number}h or {number}d"
 
 
 def format_duration(value: timedelta) -> str:

@@ -8,7 +8,7 @@ from typing import Literal, get_args
 from pydantic import Field
 
 from touchpoint.config.durations import Duration, OptionalDuration
-from touchpoint.config.sections import Credential, Section
+from touchpoint.config.sections import Credential, CredentialFile, LocalPath, Section
 
 SalesforceObject = Literal[
     "tasks", "leads", "contacts", "opportunities", "contact-roles", "campaign-members"
@@ -32,7 +32,7 @@ class SalesforceSettings(Section):
     )
     # --- sync salesforce: JWT bearer, what to download, limits (touchpoint.sync) ---
     username: str = Field("", description="User the JWT bearer flow signs in as.")
-    private_key_file: Credential = Field(
+    private_key_file: CredentialFile = Field(
         "", description="PEM private key of the connected app's certificate (JWT bearer)."
     )
     private_key: Credential = Field(
@@ -61,7 +61,7 @@ class SalesforceSettings(Section):
     )
     # --- end of sync salesforce settings ---
     api_version: str = Field("61.0", description="REST API version.")
-    ca_bundle: str = Field(
+    ca_bundle: LocalPath = Field(
         "",
         description="PEM file of the CA certificates to trust for Salesforce instead of the usual ones.",
     )

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from touchpoint.config.durations import Duration
 
@@ -24,12 +25,36 @@ class Secret:
 Credential = Annotated[str, Secret()]
 
 
+class FileLocation:
+    """Marks a setting that names a file or folder: relative in a settings file, it is
+    read from that file's folder."""
+
+
+# A file or folder; empty where the setting says what empty means.
+LocalPath = Annotated[str, FileLocation()]
+# A file that holds a credential.
+CredentialFile = Annotated[str, Secret(), FileLocation()]
+
+
+def _known_time_zone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"unknown time zone {name!r} (an IANA name like Europe/Berlin or America/New_York)"
+        ) from None
+    return name
+
+
+TimeZone = Annotated[str, AfterValidator(_known_time_zone)]
+
+
 class SiteSettings(Section):
     domains: list[str] = Field(
         default_factory=list,
         description="The site's own domains: internal referrers (subdomains included) and CORS.",
     )
-    timezone: str = Field("UTC", description="Time zone for date-only fields and report days.")
+    timezone: TimeZone = Field("UTC", description="Time zone for date-only fields and report days.")
     currency: str = Field(
         "USD",
         pattern=r"^[A-Z]{3}$",
@@ -53,7 +78,7 @@ class MergeSettings(Section):
 
 
 class ChannelSettings(Section):
-    rules: str = Field(
+    rules: LocalPath = Field(
         "",
         description="A CSV of channel rules (channel,subchannel,campaign,medium,source,landing_page,referrer).",
     )
@@ -155,7 +180,7 @@ class CollectorSettings(Section):
     drop_bots: bool = Field(
         True, description="Drop requests from known bots, crawlers and headless browsers."
     )
-    intake_dir: str = Field(
+    intake_dir: LocalPath = Field(
         "", description="Directory of the intake log; empty: <db>.intake beside the store."
     )
     segment_max_age: Duration = Field(
@@ -222,7 +247,7 @@ class SparkSettings(Section):
         "local[*]",
         description="Spark master for `build --engine spark` (local[N] or a cluster URL).",
     )
-    staging_dir: str = Field(
+    staging_dir: LocalPath = Field(
         "", description="Where raw tables are staged as Parquet for Spark; empty: a temp directory."
     )
     shuffle_partitions: int = Field(

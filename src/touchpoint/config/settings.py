@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, ClassVar
 
-from pydantic import Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 from pydantic_settings import (
     BaseSettings,
+    InitSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
-    TomlConfigSettingsSource,
 )
 
 from touchpoint.config.salesforce import SalesforceSettings
@@ -20,6 +20,7 @@ from touchpoint.config.sections import (
     ChannelSettings,
     CollectorSettings,
     CrmSettings,
+    FileLocation,
     IdentitySettings,
     MergeSettings,
     PhoneSettings,
@@ -31,6 +32,7 @@ from touchpoint.config.sections import (
     VendorSettings,
     WebhookSettings,
 )
+from touchpoint.config.sources import Origin, check_environment, origins, read_config_file
 from touchpoint.config.vendor_sync import CallRailSettings, CtmSettings
 from touchpoint.errors import TouchpointError
 
@@ -45,7 +47,9 @@ class Settings(BaseSettings):
         extra="forbid",
     )
 
-    db: Path = Field(Path("touchpoint.duckdb"), description="The DuckDB store.")
+    db: Annotated[Path, FileLocation()] = Field(
+        Path("touchpoint.duckdb"), description="The DuckDB store."
+    )
     site: SiteSettings = SiteSettings()
     sessions: SessionSettings = SessionSettings()
     merge: MergeSettings = MergeSettings()
@@ -64,6 +68,9 @@ class Settings(BaseSettings):
     store: StoreSettings = StoreSettings()
     spark: SparkSettings = SparkSettings()
 
+    # The settings file's values (`sources.read_config_file`), set by `load_settings`.
+    file_values: ClassVar[dict[str, Any]] = {}
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -74,7 +81,8 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # Flags (init) win over the environment, which wins over the file.
-        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+        file_values = getattr(settings_cls, "file_values", {})
+        return (init_settings, env_settings, InitSettingsSource(settings_cls, file_values))
 
 
 def find_config(path: Path | None) -> Path | None:
@@ -94,27 +102,55 @@ def find_config(path: Path | None) -> Path | None:
 
 def load_settings(config: Path | None = None, **flags: Any) -> Settings:
     """Load settings from the file, the environment and the flags given (None = not given)."""
+    return _load(config, flags)[0]
+
+
+def settings_origins(config: Path | None = None, **flags: Any) -> dict[str, Origin]:
+    """Where each setting in force came from, by dotted name (`merge.window`)."""
+    return _load(config, flags)[1]
+
+
+def _load(config: Path | None, flags: dict[str, Any]) -> tuple[Settings, dict[str, Origin]]:
     path = find_config(config)
+    check_environment(Settings, os.environ)
     overrides = {key: value for key, value in flags.items() if value is not None}
+    values = read_config_file(Settings, path)
+    found = origins(Settings, setting_names(), overrides, os.environ, values, path)
 
     class FileSettings(Settings):
-        model_config = SettingsConfigDict(toml_file=path)
+        file_values = values
 
     try:
-        return FileSettings(**overrides)
+        return FileSettings(**overrides), found
     except ValidationError as exc:
-        raise TouchpointError(describe_validation_error(exc, path)) from None
-    except ValueError as exc:  # a TOML syntax error surfaces as TOMLDecodeError (a ValueError)
-        raise TouchpointError(f"settings file {path}: {exc}") from None
+        raise TouchpointError(describe_validation_error(exc, path, found)) from None
 
 
-def describe_validation_error(exc: ValidationError, path: Path | None) -> str:
-    """One line naming the first bad setting the way a user writes it."""
+def setting_names() -> list[str]:
+    """Every setting's dotted name, in file order (a section's keys, `db` alone)."""
+    names: list[str] = []
+    for section_name, field in Settings.model_fields.items():
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            names.extend(f"{section_name}.{key}" for key in annotation.model_fields)
+        else:
+            names.append(section_name)
+    return names
+
+
+def describe_validation_error(
+    exc: ValidationError, path: Path | None, found: dict[str, Origin] | None = None
+) -> str:
+    """One line naming the first bad setting the way a user writes it, and where it came from."""
     first = exc.errors()[0]
     where = [str(part) for part in first["loc"]]
     name = f"[{where[0]}] {'.'.join(where[1:])}" if len(where) > 1 else where[0] if where else "?"
-    origin = f" (from {path} or TOUCHPOINT_* variables)" if path else ""
+    origin = found.get(".".join(where[:2])) if found else None
+    if origin is not None and origin.kind != "default":
+        source = f" (from {origin})"
+    else:
+        source = f" (from {path} or TOUCHPOINT_* variables)" if path else ""
     message = first["msg"].removeprefix("Value error, ")
     if first["type"] == "extra_forbidden":
         message = "unknown setting"
-    return f"setting {name}: {message}{origin}"
+    return f"setting {name}: {message}{source}"

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Generator, Iterator
 
 # Salesforce's longest text field (Long Text Area) holds 131,072 characters.
 FIELD_LIMIT = 131_072
@@ -28,14 +28,10 @@ _SEP_LINE = re.compile(r"sep=(.)\r?\n?")  # Excel's hint line: `sep=;`
 csv.field_size_limit(max(csv.field_size_limit(), PARSE_LIMIT))
 
 
-@dataclass(frozen=True, slots=True)
-class Record:
-    """One record of the file: its first line, its fields (None when broken) and why."""
-
-    line: int
-    fields: list[str] | None
-    text: str  # the record's lines as they were in the file, line ends removed
-    problem: str | None = None
+# One record of the file: its first line, its fields (None when broken), its lines as
+# they were in the file (line ends removed) and why it is broken. A plain tuple: there
+# is one per row of every file.
+Record = tuple[int, list[str] | None, str, str | None]
 
 
 def detect_delimiter(header: str) -> str:
@@ -62,8 +58,7 @@ class DelimitedReader:
     def __init__(self, handle: io.TextIOWrapper, delimiter: str | None = None):
         self.handle = handle
         self.number = 0  # lines taken from the file so far
-        self._pending: list[str] = []  # lines to read again, the next one last
-        self._taken: list[str] = []
+        self._pending: list[str] = []  # lines to read (again) before the file's next
         first = handle.readline()
         sep = _SEP_LINE.fullmatch(first) if delimiter is None else None
         if sep:
@@ -78,55 +73,53 @@ class DelimitedReader:
             line = self.handle.readline()
             if line:
                 self._pending.append(line)
-        return self._pending[-1] if self._pending else ""
-
-    def _lines(self) -> Iterator[str]:
-        pending, taken, readline = self._pending, self._taken, self.handle.readline
-        while True:
-            line = pending.pop() if pending else readline()
-            if not line:
-                return
-            self.number += 1
-            taken.append(line)
-            yield line
-
-    def _reader(self) -> Iterator[list[str]]:
-        return csv.reader(self._lines(), delimiter=self.delimiter, strict=True)
+        return self._pending[0] if self._pending else ""
 
     def __iter__(self) -> Iterator[Record]:
-        reader = self._reader()
-        taken = self._taken
+        # csv.reader reads from one copy of the lines (`tee`), the other gives each
+        # record's own lines back: all in C, no Python call per line.
         while True:
-            taken.clear()
+            lines = itertools.chain(self._pending, iter(self.handle.readline, ""))
+            self._pending = []
+            ahead, behind = itertools.tee(lines)
+            restart = yield from self._records(ahead, behind)
+            if not restart:
+                return
+
+    def _records(
+        self, ahead: Iterator[str], behind: Iterator[str]
+    ) -> Generator[Record, None, bool]:
+        """Records until the end (then False) or until reading must start again (True)."""
+        reader = csv.reader(ahead, delimiter=self.delimiter, strict=True)
+        read = 0  # lines the reader has taken
+        while True:
             first = self.number + 1
-            fields: list[str] | None
-            problem: str | None
+            problem = None
             try:
                 fields = next(reader)
             except StopIteration:
-                return
+                return False
             except csv.Error as exc:
                 problem = _csv_problem(str(exc))
-                fields = None
-            else:
-                problem = None
-                if not fields or not any(map(str.strip, fields)):
-                    continue  # a blank line
-            if len(taken) > 1 and problem:
-                # A record over several lines that does not read: a stray quote on its
-                # first line. Reject that line; read the others again.
-                self._pending.extend(reversed(taken[1:]))
-                self.number = first
-                reader = self._reader()
-                opened = "an opening quote that is never closed"
-                yield Record(first, None, _text(taken[:1]), f'{opened} (a stray ")')
-                continue
+                fields = []
+            count = reader.line_num - read
+            read = reader.line_num
+            taken = [next(behind)] if count == 1 else list(itertools.islice(behind, count))
+            self.number += count
             if problem:
-                reader = self._reader()
-                yield Record(first, None, _text(taken), problem)
-                continue
-            assert fields is not None
-            if len(taken[0]) > FIELD_LIMIT or len(taken) > 1:
+                if count > 1:
+                    # A record over several lines that does not read: a stray quote on its
+                    # first line. Reject that line; read the others again.
+                    self._pending = taken[1:]
+                    self.number = first
+                    opened = "an opening quote that is never closed"
+                    yield (first, None, _text(taken[:1]), f'{opened} (a stray ")')
+                else:
+                    yield (first, None, _text(taken), problem)
+                return True
+            if not fields or not any(map(str.strip, fields)):
+                continue  # a blank line
+            if count > 1 or len(taken[0]) > FIELD_LIMIT:
                 long = [i for i, value in enumerate(fields, start=1) if len(value) > FIELD_LIMIT]
                 if long:
                     size = len(fields[long[0] - 1])
@@ -134,13 +127,14 @@ class DelimitedReader:
                         f"field {long[0]} is {size:,} characters long, over the limit of "
                         f"{FIELD_LIMIT:,} (Salesforce's longest text field)"
                     )
-                    yield Record(first, None, _text(taken), problem)
+                    yield (first, None, _text(taken), problem)
                     continue
-            yield Record(first, fields, _text(taken))
+            yield (first, fields, _text(taken), None)
 
 
 def _text(lines: list[str]) -> str:
-    return "".join(lines).removesuffix("\n").removesuffix("\r")
+    text = lines[0] if len(lines) == 1 else "".join(lines)
+    return text[:-2] if text.endswith("\r\n") else text.removesuffix("\n").removesuffix("\r")
 
 
 def _csv_problem(message: str) -> str:

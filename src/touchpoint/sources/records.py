@@ -169,19 +169,18 @@ def _decoded_records(
 ) -> Iterator[tuple[int, list[str], str, dict[str, Any] | None]]:
     codec = reader.handle.encoding
     records = iter(reader)
-    header_record = next(records, None)
-    if header_record is None:
+    first = next(records, None)
+    if first is None:
         return
-    if header_record.fields is None:
+    header_line, header_fields, header_text, header_problem = first
+    if header_fields is None:
         raise FileProblem(
-            f"{path}: the header on line {header_record.line} cannot be read "
-            f"({header_record.problem})"
+            f"{path}: the header on line {header_line} cannot be read ({header_problem})"
         )
-    header = [name.strip() for name in header_record.fields]
+    header = [name.strip() for name in header_fields]
     width = len(header)
-    text_seen = not header_record.text.isascii()
-    for record in records:
-        line, fields, text = record.line, record.fields, record.text
+    text_seen = not header_text.isascii()
+    for line, fields, text, problem in records:
         if text.isascii():
             bad_bytes = None
         else:
@@ -191,7 +190,7 @@ def _decoded_records(
                 raise not_utf8(path, line, text)
             text_seen = True
         if bad_bytes or fields is None:
-            report.reject(f"{path}:{line}", as_received(text), bad_bytes or str(record.problem))
+            report.reject(f"{path}:{line}", as_received(text), bad_bytes or str(problem))
             yield line, fields or [], text, None
             continue
         if len(fields) != width:
@@ -263,6 +262,22 @@ _RFC3339 = re.compile(RFC3339)
 _NAIVE_TIME = re.compile(NAIVE_TIME)
 _INTEGER = re.compile(INTEGER)
 _DECIMAL = re.compile(DECIMAL)
+
+
+_DECIMAL_COMMA = re.compile(r"-?[0-9]+,[0-9]{1,2}|-?[0-9]{1,3}(\.[0-9]{3})+,[0-9]+")
+
+
+def decimal_point(text: str) -> str:
+    """A number as European spreadsheets write it (`12500,5`, `1.250.000,50`) with a
+    decimal point; other text as it is. A comma before one or two digits can only be
+    a decimal comma (thousands come in threes), so `1,250` stays as it is.
+
+    >>> decimal_point("12500,5"), decimal_point("1.250.000,50"), decimal_point("1,250")
+    ('12500.5', '1250000.50', '1,250')
+    """
+    if "," not in text or not _DECIMAL_COMMA.fullmatch(text):
+        return text
+    return text.replace(".", "").replace(",", ".")
 
 
 def parse_time(value: Any, field_name: str, *, naive_is_utc: bool = False) -> int:

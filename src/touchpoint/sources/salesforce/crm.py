@@ -32,6 +32,7 @@ from touchpoint.sources.records import (
     RowBatches,
     compact_json,
     csv_records,
+    decimal_point,
     from_us,
     parse_time,
     stable_hash,
@@ -46,12 +47,12 @@ _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 def amount(record: dict[str, Any], name: str) -> float | None:
-    """A currency or number field as a float (None when blank)."""
+    """A currency or number field as a float (None when blank); a decimal comma is read."""
     text = text_or_none(field(record, name))
     if text is None:
         return None
     try:
-        number = float(text)
+        number = float(decimal_point(text))
     except ValueError:
         raise RecordError(f"{name} {text!r} is not a number") from None
     if number != number or number in (float("inf"), float("-inf")):
