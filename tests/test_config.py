@@ -166,3 +166,21 @@ def test_origins_say_flag_environment_file_or_default(workdir, monkeypatch):
     assert (
         settings.merge.window.total_seconds() == 3600 and settings.site.timezone == "Europe/Berlin"
     )
+
+
+@pytest.mark.parametrize(
+    ("toml", "line"),
+    [
+        (
+            '[merge]\nwindo = "30m"\n',
+            "setting [merge] windo: unknown setting; did you mean [merge] window?",
+        ),
+        ('[merg]\nwindow = "30m"\n', "setting merg: unknown setting; did you mean merge?"),
+        ('[merge]\nzzzz = "30m"\n', "setting [merge] zzzz: unknown setting (from"),
+    ],
+)
+def test_a_misspelt_key_in_the_file_names_the_closest(workdir, toml, line):
+    (workdir / "touchpoint.toml").write_text(toml)
+    with pytest.raises(TouchpointError) as raised:
+        load_settings(None)
+    assert str(raised.value).startswith(line)

@@ -33,12 +33,11 @@ from touchpoint.config.settings import (
     load_settings,
     settings_origins,
 )
-from touchpoint.config.sources import OTHER_VARIABLES, Origin
+from touchpoint.config.sources import Origin
 
 __all__ = [
     "DEFAULT_CAMPAIGN_CHANNELS",
     "MASK",
-    "OTHER_VARIABLES",
     "SALESFORCE_OBJECTS",
     "SECRET_SETTINGS",
     "CollectorSettings",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 from pathlib import Path
 from typing import Annotated, Any, ClassVar
@@ -152,5 +153,20 @@ def describe_validation_error(
         source = f" (from {path} or TOUCHPOINT_* variables)" if path else ""
     message = first["msg"].removeprefix("Value error, ")
     if first["type"] == "extra_forbidden":
-        message = "unknown setting"
+        message = "unknown setting" + _closest(where)
     return f"setting {name}: {message}{source}"
+
+
+def _closest(where: list[str]) -> str:
+    """`; did you mean [merge] window?` for a misspelt key, or nothing."""
+    model: Any = Settings
+    for part in where[:-1]:
+        field = model.model_fields.get(part)
+        model = field.annotation if field is not None else None
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            return ""
+    close = difflib.get_close_matches(where[-1], list(model.model_fields), n=1)
+    if not close:
+        return ""
+    shown = f"[{where[0]}] {'.'.join([*where[1:-1], close[0]])}" if len(where) > 1 else close[0]
+    return f"; did you mean {shown}?"
