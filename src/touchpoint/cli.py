@@ -203,18 +203,16 @@ def sync_calls_command(
     console.vendor_sync_summary(result, quiet=c.quiet, as_json=as_json)
 
 
+_EXPORT_FORMAT_HELP = "csv, json or parquet [default: by -o's extension, else csv]."
+
+
 @app.command("export")
 def export_command(
     ctx: typer.Context,
     table: Annotated[
         str, typer.Argument(help=f"{_one_of(EXPORTABLE_TABLES)}.", show_default=False)
     ],
-    fmt: Annotated[
-        str | None,
-        typer.Option(
-            "--format", help="csv, json or parquet [default: by -o's extension, else csv]."
-        ),
-    ] = None,
+    fmt: Annotated[str | None, typer.Option("--format", help=_EXPORT_FORMAT_HELP)] = None,
     output: Annotated[
         Path | None, typer.Option("-o", "--output", help="Write here instead of stdout.")
     ] = None,
