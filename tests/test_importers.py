@@ -268,3 +268,21 @@ def test_task_values_no_column_can_hold_are_rejected_not_fatal(cli, workdir):
     assert sum("too large" in r for r in reasons) == 2
     assert sum("whole, non-negative" in r for r in reasons) == 2
     assert any("surrogate" in r for r in reasons)
+
+
+def test_a_directory_import_reports_each_file_and_bad_dialect_flags_are_usage_errors(cli, workdir):
+    folder = workdir / "exports"
+    folder.mkdir()
+    header = "Id,CreatedDate,Type,bizible2__BizibleId__c\n"
+    (folder / "a.csv").write_text(header + "00T000000000001,2026-03-04T13:05:00.000Z,Call,v1\n")
+    (folder / "b.csv").write_text(header + "00T000000000002,2026-03-04T13:06:00.000Z,Call,\n")
+    result = cli("import", "calls", "exports", "--format", "salesforce-csv")
+    assert result.code == 0, result.stderr
+    assert "read 2, accepted 2 (2 new" in result.stderr
+    assert "exports/a.csv: read 1, 1 new, rejected 0" in result.stderr
+    assert "exports/b.csv: read 1, 1 new, rejected 0" in result.stderr
+    bad = cli("import", "calls", "exports", "--format", "salesforce-csv", "--delimiter", ":")
+    assert bad.code == 2 and "--delimiter ':' is not one of , ; tab |" in bad.stderr
+    bad = cli("import", "crm", "exports", "--kind", "leads", "--encoding", "klingon")
+    assert bad.code == 2 and "is not a text encoding" in bad.stderr
+    assert "Traceback" not in bad.stderr
