@@ -198,3 +198,27 @@ def test_decimal_commas_in_amounts_of_a_semicolon_file_are_read(store, tmp_path)
     ]
     [(where, why, _record)] = rejects(store)
     assert where == "opportunities.csv:4" and why == "Amount '1,250' is not a number"
+
+
+def test_a_damaged_gzip_or_utf16_file_is_one_file_problem_and_the_next_file_still_lands(
+    store, tmp_path
+):
+    whole = (FILES / "events.ndjson.gz").read_bytes()
+    (tmp_path / "cut.ndjson.gz").write_bytes(whole[: len(whole) // 2])  # a download cut short
+    # A lone high surrogate: text no UTF-16 reader can make sense of.
+    (tmp_path / "odd.csv").write_bytes(
+        b"\xff\xfe" + "visitor_id,type\n".encode("utf-16-le") + b"\x00\xd8\x41\x00"
+    )
+    paths = [tmp_path / "cut.ndjson.gz", tmp_path / "odd.csv", FILES / "events.ndjson.gz"]
+    result = import_events(store, paths)
+    assert result.problems == [
+        f"{tmp_path / 'cut.ndjson.gz'} is a damaged gzip file "
+        "(Compressed file ended before the end-of-stream marker was reached)",
+        f"{tmp_path / 'odd.csv'} is not UTF-16 text (illegal UTF-16 surrogate)",
+    ]
+    assert [(f.path.name, f.landed) for f in result.files] == [
+        ("cut.ndjson.gz", 0),
+        ("odd.csv", 0),
+        ("events.ndjson.gz", 3),
+    ]
+    assert query(store, "SELECT count(*) FROM raw_events") == [(3,)]

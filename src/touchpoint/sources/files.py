@@ -155,10 +155,16 @@ def utf8_blocks(path: Path, dialect: Dialect, size: int) -> Iterator[tuple[bytes
             return
         decoder = codecs.getincrementaldecoder(codec)("surrogateescape")
         block = first
-        while block:
-            yield decoder.decode(block).encode("utf-8", "surrogateescape"), source.consumed
-            block = source.read(size)
-        yield decoder.decode(b"", final=True).encode("utf-8", "surrogateescape"), source.consumed
+        try:
+            while block:
+                yield decoder.decode(block).encode("utf-8", "surrogateescape"), source.consumed
+                block = source.read(size)
+            yield (
+                decoder.decode(b"", final=True).encode("utf-8", "surrogateescape"),
+                source.consumed,
+            )
+        except UnicodeDecodeError as exc:  # codecs whose errors escape no bytes (UTF-16)
+            raise FileProblem(f"{path} is not {codec_name(codec)} text ({exc.reason})") from None
 
 
 def not_utf8(path: Path, line: int | str, text: str) -> FileProblem:
