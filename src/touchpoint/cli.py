@@ -276,14 +276,24 @@ def report_command(
     person: Annotated[
         str | None, typer.Option("--person", help="Show this person's journey first (a person_id).")
     ] = None,
+    from_day: Annotated[
+        str | None,
+        typer.Option("--from", help="First day of the figures (YYYY-MM-DD, [site] timezone)."),
+    ] = None,
+    to_day: Annotated[
+        str | None,
+        typer.Option("--to", help="Last day of the figures (YYYY-MM-DD, [site] timezone)."),
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Summarise the latest build: tables here, JSON, or one HTML page (--html)."""
+    from touchpoint.report.period import Period
     from touchpoint.report.reader import read_report
 
     c = _ctx(ctx)
     settings = c.settings()
-    report = read_report(settings, model, weeks=weeks, person=person)
+    period = Period.of(from_day, to_day)
+    report = read_report(settings, model, weeks=weeks, person=person, period=period)
     if html is not None:
         from touchpoint.report.page import write_page
 

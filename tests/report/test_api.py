@@ -9,6 +9,7 @@ snippet and the webhooks.
 from __future__ import annotations
 
 import gzip
+import json
 import signal
 import subprocess
 import sys
@@ -22,7 +23,14 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 
 from support.collector_server import Server, clean_env, free_port, start, wait_for
-from support.report_world import HOSTILE_CALL, HOSTILE_VISITOR, TOKEN, XSS_CAMPAIGN, build_world
+from support.report_world import (
+    HOSTILE_CALL,
+    HOSTILE_VISITOR,
+    TOKEN,
+    XSS_CAMPAIGN,
+    build_world,
+    touchpoint,
+)
 from touchpoint.collect.app import create_app
 from touchpoint.config import load_settings
 from touchpoint.report.openapi import openapi_document
@@ -148,6 +156,37 @@ def test_bad_parameters_are_400_and_unknown_ids_404(server):
         assert client.get("/?person=nobody").status_code == 400
         explained = client.get(f"/api/calls/{HOSTILE_CALL}/explanation").json()
         assert explained["calls"][0]["outcome"] == "outside_window"
+        for query in ("from=2026-13-01", "to=soon", "to="):
+            for path in ("/api/report", "/api/reconciliation", "/api/slices", "/api/trend"):
+                answer = client.get(f"{path}?{query}")
+                assert answer.status_code == 400, (path, query)
+                assert "must be a date like 2026-03-01" in answer.json()["error"]
+        # From after to is a valid request for no days at all.
+        nothing = client.get("/api/summary?from=2026-03-10&to=2026-03-01").json()
+        assert (nothing["calls"], nothing["touchpoints"], nothing["won_revenue"]) == (0, 0, 0)
+        assert client.get("/api/slices?dimension=weather").status_code == 400
+        assert client.get("/?from=someday").status_code == 400
+
+
+def test_the_api_reconciles_and_slices_as_the_report_does(server, world):
+    days = ("--from", "2026-03-09", "--to", "2026-03-22")
+    query = "from=2026-03-09&to=2026-03-22"
+    report = json.loads(touchpoint(world, "report", "--json", *days))
+    with httpx.Client(base_url=server.url, headers=AUTH) as client:
+        reconciliation = client.get(f"/api/reconciliation?{query}").json()
+        assert reconciliation == report["reconciliation"]
+        everything = client.get("/api/reconciliation").json()
+        assert everything["crm"]["opportunities"] > reconciliation["crm"]["opportunities"] > 0
+        slices = client.get(f"/api/slices?{query}").json()
+        assert slices == report["slices"]
+        one = client.get(f"/api/slices?{query}&dimension=tracking_number&limit=2").json()
+        rows = one["breakdowns"][0]["rows"]
+        assert [b["dimension"] for b in one["breakdowns"]] == ["tracking_number"]
+        assert len(rows) == 3 and rows[-1]["value"].startswith("(others: ")
+        full = next(b for b in slices["breakdowns"] if b["dimension"] == "tracking_number")
+        assert sum(r["calls"] for r in rows) == sum(r["calls"] for r in full["rows"])
+        summary = client.get(f"/api/summary?{query}").json()
+        assert summary["calls"] == report["summary"]["calls"]
 
 
 def test_reading_never_blocks_a_build_and_a_new_build_shows_up(server, world):

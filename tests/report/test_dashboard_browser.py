@@ -212,8 +212,26 @@ def test_switching_person_and_measure_redraws_without_errors(server, watched, tm
         page.click(f"[data-measure={measure}]")
         assert page.get_attribute(f"[data-measure={measure}]", "aria-pressed") == "true"
     assert all(shapes >= 5 for shapes in drawn_charts(page).values())
+    for dimension in ("campaign", "tracking_number", "vendor_source", "channel"):
+        page.click(f"[data-dimension={dimension}]")
+        assert page.get_attribute(f"[data-dimension={dimension}]", "aria-pressed") == "true"
+        assert page.locator(f"[data-breakdown={dimension}]").is_visible()
+    assert not page.locator("[data-breakdown=campaign]").is_visible()
+    page.click("[data-dimension=campaign]")
+    assert FORMULA_CAMPAIGN in page.locator("[data-breakdown=campaign]").inner_text()
+    assert "In the CRM" in page.locator("#reconciliation").inner_text()
+    # The date range is a form: the page comes back with the figures of those days.
+    page.fill("#period input[name=from]", "2026-03-09")
+    page.fill("#period input[name=to]", "2026-03-15")
+    page.click("#period button[type=submit]")
+    page.wait_for_url("**to=2026-03-15**")
+    page.wait_for_function("document.documentElement.dataset.chartsReady !== undefined")
+    assert "9 Mar 2026 – 15 Mar 2026" in page.inner_text("[data-period]")
+    assert page.input_value("#period input[name=from]") == "2026-03-09"
+    assert page.evaluate("window.__pwned") is None
     assert watched.problems == []
     page.locator("#revenue-by-model").screenshot(path=str(tmp_path / "revenue.png"))
+    page.locator("#slices").screenshot(path=str(tmp_path / "slices.png"))
 
 
 def test_csv_downloads_neutralise_formulas_but_export_stays_verbatim(world, server, watched):

@@ -4,6 +4,7 @@ campaign names, sources, referrers and pages are hostile strings from the intern
 
 from __future__ import annotations
 
+import csv
 import json
 import subprocess
 import sys
@@ -88,17 +89,38 @@ def build_world(directory: Path, visitors: int = 240) -> Path:
     events = directory / "hostile.ndjson"
     events.write_text("".join(json.dumps(e) + "\n" for e in _hostile_events()))
     tasks = directory / "hostile-tasks.csv"
-    tasks.write_text(
-        "Id,CreatedDate,bizible2__BizibleId__c,bizible2__Bizible_Touchpoint_Date__c,Type,"
-        "Subject,IsDeleted,LastModifiedDate\n"
+    # Quoted as Data Loader quotes: a quote inside a field is doubled.
+    with tasks.open("w", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(
+            [
+                "Id",
+                "CreatedDate",
+                "bizible2__BizibleId__c",
+                "bizible2__Bizible_Touchpoint_Date__c",
+                "Type",
+                "Subject",
+                "IsDeleted",
+                "LastModifiedDate",
+            ]
+        )
         # One call merges with the second visit, one comes two hours later.
-        f"{MERGED_CALL},2026-03-22T09:21:00.000+0000,{HOSTILE_VISITOR},"
-        f'2026-03-22T09:20:00.000+0000,Inbound Call,"{XSS_CAMPAIGN}",false,'
-        "2026-03-22T09:40:00.000+0000\n"
-        f"{HOSTILE_CALL},2026-03-22T11:31:00.000+0000,{HOSTILE_VISITOR},"
-        f'2026-03-22T11:30:00.000+0000,Inbound Call,"{XSS_CAMPAIGN}",false,'
-        "2026-03-22T11:40:00.000+0000\n"
-    )
+        for call, created, at, modified in (
+            (MERGED_CALL, "09:21", "09:20", "09:40"),
+            (HOSTILE_CALL, "11:31", "11:30", "11:40"),
+        ):
+            writer.writerow(
+                [
+                    call,
+                    f"2026-03-22T{created}:00.000+0000",
+                    HOSTILE_VISITOR,
+                    f"2026-03-22T{at}:00.000+0000",
+                    "Inbound Call",
+                    XSS_CAMPAIGN,
+                    "false",
+                    f"2026-03-22T{modified}:00.000+0000",
+                ]
+            )
     touchpoint(directory, "-q", "import", "events", str(events))
     touchpoint(directory, "-q", "import", "calls", str(tasks), "--format", "salesforce-csv")
     touchpoint(directory, "-q", "build")

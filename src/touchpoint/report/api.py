@@ -5,6 +5,7 @@ package. Each request opens the current snapshot read-only in a worker thread,
 so it never blocks the collector's event loop or a running build. Answers: 200
 with the record, 400 for a bad parameter, 404 for an unknown call or person,
 503 before the first build (the gate in `auth` answers 401 without the token).
+The dated endpoints take `from` and `to` (days in `[site] timezone`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from touchpoint.config import Settings
 from touchpoint.errors import TouchpointError
 from touchpoint.report.explain import calls_with_id, explain_calls
 from touchpoint.report.openapi import openapi_document
+from touchpoint.report.period import Period
 from touchpoint.report.reader import (
     DEFAULT_PEOPLE,
     DEFAULT_UNMERGED,
@@ -32,6 +34,7 @@ from touchpoint.report.reader import (
     journeys,
     queries,
     reading,
+    slices,
     unmerged,
 )
 from touchpoint.report.records import (
@@ -80,18 +83,33 @@ def choice_param(request: Request, name: str, choices: tuple[str, ...]) -> str |
     return value
 
 
+def period_param(request: Request) -> Period:
+    """The days `from` and `to` ask for (open-ended when absent; none when `from` > `to`)."""
+    try:
+        query = request.query_params
+        return Period.of(query.get("from"), query.get("to"), ordered=False)
+    except TouchpointError as exc:
+        raise BadParameter(str(exc)) from None
+
+
 @dataclass(frozen=True)
 class Api:
     """The API's endpoints over one server's settings."""
 
     settings: Settings
 
-    async def answer(self, request: Request, read: Callable[[Reader], BaseModel]) -> Response:
-        """Run `read` on the latest build in a worker thread; turn failures into 4xx / 503."""
+    async def answer(
+        self, request: Request, read: Callable[[Reader], BaseModel], dated: bool = False
+    ) -> Response:
+        """Run `read` on the latest build in a worker thread; turn failures into 4xx / 503.
+
+        A `dated` endpoint's reader covers the days of `from` and `to`.
+        """
+        period = period_param(request) if dated else Period()
 
         def work() -> BaseModel:
             with reading(self.settings) as reader:
-                return read(reader)
+                return read(reader.within(period))
 
         if current_snapshot_path(self.settings.db) is None:
             return error("nothing has been built yet: run `touchpoint build`", 503)
@@ -110,27 +128,33 @@ class Api:
         weeks = int_param(request, "weeks", DEFAULT_WEEKS, 1, 520)
         limit = int_param(request, "unmerged_limit", DEFAULT_UNMERGED, 0, 1000)
         return await self.answer(
-            request, lambda r: r.report(model, weeks=weeks, unmerged_limit=limit)
+            request, lambda r: r.report(model, weeks=weeks, unmerged_limit=limit), dated=True
         )
 
     async def summary(self, request: Request) -> Response:
         model = choice_param(request, "model", MODELS)
-        return await self.answer(request, lambda r: r.summary(model))
+        return await self.answer(request, lambda r: r.summary(model), dated=True)
 
     async def calls_by_channel(self, request: Request) -> Response:
         return await self.answer(
-            request, lambda r: CallsByChannel(channels=queries.calls_by_channel(r.con))
+            request,
+            lambda r: CallsByChannel(channels=queries.calls_by_channel(r.con, r.scope)),
+            dated=True,
         )
 
     async def merge_outcomes(self, request: Request) -> Response:
-        return await self.answer(request, lambda r: queries.merge_outcomes(r.con, r.rule))
+        return await self.answer(
+            request, lambda r: queries.merge_outcomes(r.con, r.rule, r.scope), dated=True
+        )
 
     async def unmerged_calls(self, request: Request) -> Response:
         limit = int_param(request, "limit", DEFAULT_UNMERGED, 1, 1000)
         offset = int_param(request, "offset", 0, 0, 10_000_000)
         outcome = choice_param(request, "outcome", unmerged.UNMERGED)
         return await self.answer(
-            request, lambda r: unmerged.unmerged_calls(r.con, r.rule, limit, offset, outcome)
+            request,
+            lambda r: unmerged.unmerged_calls(r.con, r.rule, limit, offset, outcome, r.scope),
+            dated=True,
         )
 
     async def explanation(self, request: Request) -> Response:
@@ -145,14 +169,32 @@ class Api:
         return await self.answer(request, read)
 
     async def touchpoint_mix(self, request: Request) -> Response:
-        return await self.answer(request, lambda r: queries.touchpoint_mix(r.con))
+        return await self.answer(
+            request, lambda r: queries.touchpoint_mix(r.con, r.scope), dated=True
+        )
 
     async def attribution(self, request: Request) -> Response:
         model = choice_param(request, "model", MODELS)
-        return await self.answer(request, lambda r: credit.model_credit(r.con, r.model(model)))
+        return await self.answer(
+            request, lambda r: credit.model_credit(r.con, r.model(model), r.scope), dated=True
+        )
 
     async def models(self, request: Request) -> Response:
-        return await self.answer(request, lambda r: credit.model_comparison(r.con))
+        return await self.answer(
+            request, lambda r: credit.model_comparison(r.con, r.scope), dated=True
+        )
+
+    async def reconciliation(self, request: Request) -> Response:
+        model = choice_param(request, "model", MODELS)
+        return await self.answer(request, lambda r: r.reconciliation(model), dated=True)
+
+    async def slices(self, request: Request) -> Response:
+        model = choice_param(request, "model", MODELS)
+        dimension = choice_param(request, "dimension", tuple(slices.DIMENSIONS))
+        limit = int_param(request, "limit", slices.DEFAULT_ROWS, 1, 1000)
+        return await self.answer(
+            request, lambda r: r.slices(model, limit=limit, dimension=dimension), dated=True
+        )
 
     async def trend(self, request: Request) -> Response:
         weeks = int_param(request, "weeks", DEFAULT_WEEKS, 1, 520)
@@ -161,6 +203,7 @@ class Api:
             lambda r: WeeklyTrend(
                 timezone=r.scope.timezone, weeks=queries.weekly_trend(r.con, r.scope, weeks)
             ),
+            dated=True,
         )
 
     async def people(self, request: Request) -> Response:
@@ -201,6 +244,8 @@ class Api:
             "/touchpoints/by-type": self.touchpoint_mix,
             "/attribution": self.attribution,
             "/attribution/models": self.models,
+            "/reconciliation": self.reconciliation,
+            "/slices": self.slices,
             "/trend": self.trend,
             "/people": self.people,
             "/people/{person_id}/journey": self.journey,

@@ -2,7 +2,8 @@
 
 Revenue is kept apart by the opportunity's state: open pipeline (not closed), won
 revenue (closed won) and lost (closed, not won), from the `attribution` table's
-`is_closed` and `is_won` columns.
+`is_closed` and `is_won` columns. With a scope's period, only the conversions of its days
+count (opportunities by close date, or creation while open; leads by their LC day).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import duckdb
 
 from touchpoint.errors import TouchpointError
 from touchpoint.report.labels import MODEL_LABELS
-from touchpoint.report.queries import has_columns, rows, scalar
+from touchpoint.report.queries import Scope, has_columns, rows, scalar
 from touchpoint.report.records import ChannelCredit, ModelComparison, ModelCredit
 from touchpoint.stages.attribution.rows import LEAD_MODELS, MODELS
 
@@ -43,10 +44,11 @@ def _state_sql(con: duckdb.DuckDBPyConnection) -> tuple[str, str, str]:
 
 
 def channel_credits(
-    con: duckdb.DuckDBPyConnection, model: str | None = None
+    con: duckdb.DuckDBPyConnection, model: str | None = None, scope: Scope | None = None
 ) -> list[ChannelCredit]:
     """Each channel's credit under `model` (every model when None), largest revenue first."""
     open_, won, lost = _state_sql(con)
+    in_period = scope.conversions_where("conversion_type", "conversion_id") if scope else "TRUE"
     found = rows(
         con,
         f"""
@@ -60,7 +62,7 @@ def channel_credits(
             coalesce(sum(revenue) FILTER (conversion_type = 'opportunity' AND {lost}), 0)
                 AS lost_revenue
         FROM attribution
-        WHERE $model IS NULL OR model = $model
+        WHERE ($model IS NULL OR model = $model) AND {in_period}
         GROUP BY ALL
         ORDER BY won_revenue + open_pipeline DESC, opportunities DESC, leads DESC, channel, model
         """,
@@ -69,9 +71,11 @@ def channel_credits(
     return [ChannelCredit(**row) for row in found]
 
 
-def model_credit(con: duckdb.DuckDBPyConnection, model: str) -> ModelCredit:
+def model_credit(
+    con: duckdb.DuckDBPyConnection, model: str, scope: Scope | None = None
+) -> ModelCredit:
     """One model's credit by channel, with totals."""
-    channels = channel_credits(con, check_model(model))
+    channels = channel_credits(con, check_model(model), scope)
     return ModelCredit(
         model=model,
         label=MODEL_LABELS[model],
@@ -84,9 +88,9 @@ def model_credit(con: duckdb.DuckDBPyConnection, model: str) -> ModelCredit:
     )
 
 
-def model_comparison(con: duckdb.DuckDBPyConnection) -> ModelComparison:
+def model_comparison(con: duckdb.DuckDBPyConnection, scope: Scope | None = None) -> ModelComparison:
     """Every model's credit by channel, side by side (channels by their largest credit)."""
-    credits = channel_credits(con)
+    credits = channel_credits(con, scope=scope)
     present = {c.model for c in credits}
     models = [m for m in MODELS if m in present]
     best: dict[str, float] = {}

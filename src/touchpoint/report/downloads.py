@@ -119,6 +119,37 @@ def report_downloads(report: Report) -> dict[str, str]:
             ),
         ),
     }
+    rec = report.reconciliation
+    files["reconciliation.csv"] = csv_text(
+        ["line", "reason", "opportunities", "open_pipeline", "won_revenue", "lost_revenue"],
+        (
+            [line, reason, t.opportunities, round(t.open_pipeline, 2), round(t.won_revenue, 2),
+             round(t.lost_revenue, 2)]
+            for line, reason, t in (
+                ("attributed", "", rec.attributed),
+                *(("not attributed", r.reason, r) for r in rec.reasons),
+                ("in the CRM", "", rec.crm),
+            )
+        ),
+    )  # fmt: skip
+    files["breakdowns.csv"] = csv_text(
+        [
+            "dimension",
+            "value",
+            "calls",
+            "merged_calls",
+            "leads",
+            "opportunities",
+            "open_pipeline",
+            "won_revenue",
+        ],
+        (
+            [b.dimension, row.value, row.calls, row.merged_calls, round(row.leads, 6),
+             round(row.opportunities, 6), round(row.open_pipeline, 2), round(row.won_revenue, 2)]
+            for b in report.slices.breakdowns
+            for row in b.rows
+        ),
+    )  # fmt: skip
     journeys = report.journeys
     if journeys:
         files["journeys.csv"] = csv_text(

@@ -9,6 +9,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from touchpoint.report import records as m
+from touchpoint.report.slices import DEFAULT_ROWS, DIMENSIONS
 from touchpoint.report.unmerged import UNMERGED
 from touchpoint.stages.attribution.rows import MODELS
 
@@ -19,6 +20,18 @@ MODEL = {
     "description": "Attribution model; default w_shaped when there are opportunities, else u_shaped.",
     "schema": {"type": "string", "enum": list(MODELS)},
 }
+
+
+PERIOD = [
+    {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "description": f"{which} day of the figures (inclusive), in [site] timezone.",
+        "schema": {"type": "string", "format": "date"},
+    }
+    for name, which in (("from", "First"), ("to", "Last"))
+]
 
 
 def _int(name: str, low: int, high: int, default: int, description: str) -> dict[str, Any]:
@@ -45,14 +58,19 @@ OPERATIONS: dict[str, tuple[str, type[BaseModel], list[dict[str, Any]]]] = {
             MODEL,
             _int("weeks", 1, 520, 12, "Weeks of trend."),
             _int("unmerged_limit", 0, 1000, 100, "Most unmerged calls listed."),
+            *PERIOD,
         ],
     ),
-    "/api/summary": ("The build and its key numbers", m.Summary, [MODEL]),
-    "/api/calls/by-channel": ("Calls by channel and merge outcome", m.CallsByChannel, []),
+    "/api/summary": ("The build and its key numbers", m.Summary, [MODEL, *PERIOD]),
+    "/api/calls/by-channel": (
+        "Calls by channel and merge outcome",
+        m.CallsByChannel,
+        [*PERIOD],
+    ),
     "/api/calls/outcomes": (
         "Merge outcomes, the gap distribution and wider-window what-ifs",
         m.MergeOutcomes,
-        [],
+        [*PERIOD],
     ),
     "/api/calls/unmerged": (
         "Calls that did not merge, newest first, each explained",
@@ -66,6 +84,7 @@ OPERATIONS: dict[str, tuple[str, type[BaseModel], list[dict[str, Any]]]] = {
                 "required": False,
                 "schema": {"type": "string", "enum": list(UNMERGED)},
             },
+            *PERIOD,
         ],
     ),
     "/api/calls/{call_id}/explanation": (
@@ -73,13 +92,42 @@ OPERATIONS: dict[str, tuple[str, type[BaseModel], list[dict[str, Any]]]] = {
         m.CallExplanations,
         [_path("call_id", "The call's id or its vendor id.")],
     ),
-    "/api/touchpoints/by-type": ("Touchpoints by type and channel", m.TouchpointMix, []),
-    "/api/attribution": ("One model's credit by channel", m.ModelCredit, [MODEL]),
-    "/api/attribution/models": ("Every model's credit by channel", m.ModelComparison, []),
+    "/api/touchpoints/by-type": (
+        "Touchpoints by type and channel",
+        m.TouchpointMix,
+        [*PERIOD],
+    ),
+    "/api/attribution": ("One model's credit by channel", m.ModelCredit, [MODEL, *PERIOD]),
+    "/api/attribution/models": (
+        "Every model's credit by channel",
+        m.ModelComparison,
+        [*PERIOD],
+    ),
+    "/api/reconciliation": (
+        "The CRM's opportunities against the credited ones, and why the rest are not",
+        m.Reconciliation,
+        [MODEL, *PERIOD],
+    ),
+    "/api/slices": (
+        "Calls and revenue by channel, campaign, landing page, tracking number, vendor source",
+        m.Slices,
+        [
+            MODEL,
+            {
+                "name": "dimension",
+                "in": "query",
+                "required": False,
+                "description": "Only this breakdown (all five when absent).",
+                "schema": {"type": "string", "enum": list(DIMENSIONS)},
+            },
+            _int("limit", 1, 1000, DEFAULT_ROWS, "Most values per breakdown; the rest fold."),
+            *PERIOD,
+        ],
+    ),
     "/api/trend": (
         "Week by week in [site] timezone",
         m.WeeklyTrend,
-        [_int("weeks", 1, 520, 12, "Weeks, the latest last.")],
+        [_int("weeks", 1, 520, 12, "Weeks, the latest last."), *PERIOD],
     ),
     "/api/people": (
         "People whose journeys tell the most",

@@ -200,7 +200,10 @@ def render_page(report: Report, *, served: bool = False, site_name: str = "") ->
         "modelLabels": MODEL_LABELS,
         "channelColors": {channel: channel_color(channel) for channel in sorted(channels)},
         "defaultMeasure": _default_measure(report),
-        "report": report.model_dump(mode="json", exclude={"unmerged_calls", "journeys"}),
+        # The tables the page renders as HTML stay out of the charts' data.
+        "report": report.model_dump(
+            mode="json", exclude={"unmerged_calls", "journeys", "reconciliation", "slices"}
+        ),
         "journeys": [_journey_payload(j, zone) for j in report.journeys],
     }
     env = environment()
@@ -215,6 +218,7 @@ def render_page(report: Report, *, served: bool = False, site_name: str = "") ->
     page = env.get_template("dashboard.html.j2").render(
         r=report,
         served=served,
+        model=summary.model,
         site_name=site_name,
         payload=payload,
         csp=content_security_policy(),

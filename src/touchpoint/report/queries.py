@@ -2,22 +2,22 @@
 
 They read one published snapshot through a read-only DuckDB connection (this is the
 read side, not a stage, so plain DuckDB SQL is fine). Days and weeks are those of
-`[site] timezone`.
+`[site] timezone`; a scope's period (`--from/--to`) limits every figure to its days.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import duckdb
 
 from touchpoint.errors import TouchpointError
-from touchpoint.report.explain import MergeRule
 from touchpoint.report.labels import NO_TOUCHPOINT, outcome_reason
+from touchpoint.report.period import Period
 from touchpoint.report.records import (
     ChannelOutcomes,
     GapBin,
@@ -31,6 +31,9 @@ from touchpoint.report.records import (
 )
 from touchpoint.stages.merge import MERGED, NO_SESSION, NO_VISITOR_ID, OUTCOMES, OUTSIDE_WINDOW
 
+if TYPE_CHECKING:  # explain reads ids through `lookup`, which reads `has_columns` here
+    from touchpoint.report.explain import MergeRule
+
 GAP_BIN_MINUTES = 5
 GAP_BINS_UP_TO = 180  # minutes; later calls share one open-ended bin
 WHAT_IF_WINDOWS = (45, 60)
@@ -38,10 +41,11 @@ WHAT_IF_WINDOWS = (45, 60)
 
 @dataclass(frozen=True)
 class Scope:
-    """How a report reads the build: the site's time zone and currency."""
+    """How a report reads the build: the site's time zone and currency, and the days it covers."""
 
     timezone: str
     currency: str
+    period: Period = field(default_factory=Period)
 
     def zone(self) -> ZoneInfo:
         try:
@@ -50,6 +54,17 @@ class Scope:
             raise TouchpointError(
                 f"[site] timezone {self.timezone!r} is not a time zone (like Europe/Paris)"
             ) from None
+
+    def where(self, column: str) -> str:
+        """SQL: the stored UTC timestamp `column` falls in the period."""
+        return self.period.where(column, self.zone())
+
+    def conversions_where(self, conversion_type: str, conversion_id: str) -> str:
+        """SQL: the conversion with these columns falls in the period (see `period`)."""
+        if self.period.everything:
+            return "TRUE"
+        pair = f"({conversion_type}, {conversion_id})"
+        return f"{pair} IN ({self.period.conversions(self.zone())})"
 
 
 def rows(con: duckdb.DuckDBPyConnection, sql: str, params: Any = None) -> list[dict[str, Any]]:
@@ -115,13 +130,17 @@ def date_range(con: duckdb.DuckDBPyConnection, scope: Scope) -> tuple[str | None
     return (str(first) if first else None, str(last) if last else None)
 
 
-def calls_by_channel(con: duckdb.DuckDBPyConnection) -> list[ChannelOutcomes]:
+def calls_by_channel(
+    con: duckdb.DuckDBPyConnection, scope: Scope | None = None
+) -> list[ChannelOutcomes]:
     """Calls by the channel of their touchpoint and merge outcome, busiest channel first."""
+    where = scope.where("c.called_at") if scope else "TRUE"
     found = rows(
         con,
-        """
+        f"""
         SELECT coalesce(t.channel, ?) AS channel, c.outcome, count(*) AS calls
         FROM calls AS c LEFT JOIN touchpoints AS t ON t.touchpoint_id = c.touchpoint_id
+        WHERE {where}
         GROUP BY ALL
         """,
         [NO_TOUCHPOINT],
@@ -143,10 +162,15 @@ def calls_by_channel(con: duckdb.DuckDBPyConnection) -> list[ChannelOutcomes]:
     ]
 
 
-def merge_outcomes(con: duckdb.DuckDBPyConnection, rule: MergeRule) -> MergeOutcomes:
+def merge_outcomes(
+    con: duckdb.DuckDBPyConnection, rule: MergeRule, scope: Scope | None = None
+) -> MergeOutcomes:
     """Outcome counts with their reasons, the gap distribution and wider-window what-ifs."""
     window_minutes = rule.window_us / 60_000_000
-    counts = dict(con.execute("SELECT outcome, count(*) FROM calls GROUP BY ALL").fetchall())
+    where = scope.where("called_at") if scope else "TRUE"
+    counts = dict(
+        con.execute(f"SELECT outcome, count(*) FROM calls WHERE {where} GROUP BY ALL").fetchall()
+    )
     total = sum(counts.values())
     outcomes = [
         OutcomeCount(
@@ -169,6 +193,7 @@ def merge_outcomes(con: duckdb.DuckDBPyConnection, rule: MergeRule) -> MergeOutc
                count(*) FILTER (outcome = 'merged') AS merged,
                count(*) FILTER (outcome = 'outside_window') AS outside_window
         FROM calls WHERE {gap} IS NOT NULL AND outcome IN ('merged', 'outside_window')
+            AND {where}
         GROUP BY ALL ORDER BY bin
         """,
         {"width": GAP_BIN_MINUTES, "last": GAP_BINS_UP_TO // GAP_BIN_MINUTES},
@@ -193,7 +218,8 @@ def merge_outcomes(con: duckdb.DuckDBPyConnection, rule: MergeRule) -> MergeOutc
         if minutes > window_minutes:
             more = scalar(
                 con,
-                f"SELECT count(*) FROM calls WHERE outcome = 'outside_window' AND {gap} <= ?",
+                f"SELECT count(*) FROM calls WHERE outcome = 'outside_window' AND {gap} <= ? "
+                f"AND {where}",
                 [minutes * 60],
             )
         what_if.append(
@@ -214,14 +240,15 @@ def merge_outcomes(con: duckdb.DuckDBPyConnection, rule: MergeRule) -> MergeOutc
     )
 
 
-def touchpoint_mix(con: duckdb.DuckDBPyConnection) -> TouchpointMix:
+def touchpoint_mix(con: duckdb.DuckDBPyConnection, scope: Scope | None = None) -> TouchpointMix:
     """Touchpoints by type × channel; types and channels ordered by size."""
+    where = scope.where("touchpoint_date") if scope else "TRUE"
     cells = [
         TypeChannelCell(**row)
         for row in rows(
             con,
             "SELECT touchpoint_type, channel, count(*) AS touchpoints FROM touchpoints "
-            "GROUP BY ALL ORDER BY touchpoints DESC, touchpoint_type, channel",
+            f"WHERE {where} GROUP BY ALL ORDER BY touchpoints DESC, touchpoint_type, channel",
         )
     ]
     by_type: dict[str, int] = {}
@@ -244,16 +271,20 @@ def weekly_trend(con: duckdb.DuckDBPyConnection, scope: Scope, weeks: int) -> li
         f"""
         WITH activity AS (
             SELECT {week(local_sql("started_at"))} AS week, 'sessions' AS metric FROM sessions
+            WHERE {scope.where("started_at")}
             UNION ALL
             SELECT {week(local_sql("touchpoint_date"))}, 'touchpoints' FROM touchpoints
+            WHERE {scope.where("touchpoint_date")}
             UNION ALL
             SELECT {week(local_sql("touchpoint_date"))}, 'leads' FROM touchpoints
             WHERE list_contains(string_split(coalesce(positions, ''), ','), 'LC')
+            AND {scope.where("touchpoint_date")}
             UNION ALL
             SELECT {week(local_sql("called_at"))}, 'calls' FROM calls
+            WHERE {scope.where("called_at")}
             UNION ALL
             SELECT {week(local_sql("called_at"))}, 'merged_calls' FROM calls
-            WHERE outcome = 'merged'
+            WHERE outcome = 'merged' AND {scope.where("called_at")}
         )
         SELECT week, metric, count(*) AS n FROM activity GROUP BY ALL
         """,

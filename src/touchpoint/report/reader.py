@@ -1,6 +1,6 @@
 """Reports on the latest build: the terminal tables, the HTML dashboard and the JSON API.
 
-`queries`, `credit`, `journeys` and `unmerged` read a published snapshot (read-only,
+`queries`, `credit`, `journeys`, `unmerged`, `reconcile` and `slices` read a published snapshot (read-only,
 never blocking a build) into the typed records of `records`; `terminal` prints
 them with Rich, `page` renders the self-contained HTML page, and `web` / `api`
 serve both behind `[server] token`.
@@ -10,15 +10,23 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import duckdb
 
 from touchpoint.config import Settings
 from touchpoint.errors import TouchpointError
-from touchpoint.report import credit, journeys, queries, unmerged
+from touchpoint.report import credit, journeys, queries, reconcile, slices, unmerged
 from touchpoint.report.explain import MergeRule, merge_rule
-from touchpoint.report.records import Journey, Report, Summary
+from touchpoint.report.period import Period
+from touchpoint.report.records import (
+    Journey,
+    Reconciliation,
+    Report,
+    ReportPeriod,
+    Slices,
+    Summary,
+)
 from touchpoint.store import open_snapshot
 
 DEFAULT_WEEKS = 12
@@ -38,22 +46,60 @@ class Reader:
         """`wanted` when given (checked), else the default model for this build."""
         return credit.check_model(wanted) if wanted else credit.default_model(self.con)
 
+    def within(self, period: Period) -> Reader:
+        """The same snapshot, its figures limited to `period`'s days."""
+        return replace(self, scope=replace(self.scope, period=period))
+
+    def period(self) -> ReportPeriod:
+        """The days this reader's figures cover."""
+        chosen = self.scope.period
+        return ReportPeriod(
+            from_day=str(chosen.first) if chosen.first else None,
+            to_day=str(chosen.last) if chosen.last else None,
+            timezone=self.scope.timezone,
+        )
+
+    def reconciliation(self, model: str | None = None) -> Reconciliation:
+        """The CRM's opportunities of the period, attributed or not (and why not)."""
+        return reconcile.reconciliation(self.con, self.model(model), self.scope)
+
+    def slices(
+        self,
+        model: str | None = None,
+        limit: int = slices.DEFAULT_ROWS,
+        dimension: str | None = None,
+    ) -> Slices:
+        """Calls and revenue by channel, campaign, landing page, tracking number, vendor source."""
+        wanted = (dimension,) if dimension else tuple(slices.DIMENSIONS)
+        return slices.slices(self.con, self.model(model), self.scope, limit, wanted)
+
     def summary(self, model: str | None = None) -> Summary:
         """The header: build, days covered and key numbers."""
         con = self.con
         chosen = self.model(model)
         info = queries.build_info(con)
-        counts = {
-            table: queries.scalar(con, f"SELECT count(*) FROM {table}")
-            for table in ("events", "sessions", "calls", "touchpoints")
+        where = self.scope.where
+        dated = {
+            "events": "occurred_at",
+            "sessions": "started_at",
+            "calls": "called_at",
+            "touchpoints": "touchpoint_date",
         }
-        merged = queries.scalar(con, "SELECT count(*) FROM calls WHERE outcome = 'merged'")
+        counts = {
+            table: queries.scalar(con, f"SELECT count(*) FROM {table} WHERE {where(column)}")
+            for table, column in dated.items()
+        }
+        merged = queries.scalar(
+            con, f"SELECT count(*) FROM calls WHERE outcome = 'merged' AND {where('called_at')}"
+        )
+        in_period = self.scope.conversions_where("conversion_type", "conversion_id")
         conversions = dict(
             con.execute(
-                "SELECT conversion_type, count(DISTINCT conversion_id) FROM attribution GROUP BY ALL"
+                "SELECT conversion_type, count(DISTINCT conversion_id) FROM attribution "
+                f"WHERE {in_period} GROUP BY ALL"
             ).fetchall()
         )
-        totals = credit.model_credit(con, chosen)
+        totals = credit.model_credit(con, chosen, self.scope)
         first_day, last_day = queries.date_range(con, self.scope)
         built_at = info["built_at"]
         local = built_at.replace(tzinfo=queries.ZoneInfo("UTC")).astimezone(self.scope.zone())
@@ -71,7 +117,11 @@ class Reader:
             merged_calls=merged,
             merge_rate=merged / counts["calls"] if counts["calls"] else None,
             touchpoints=counts["touchpoints"],
-            people=queries.scalar(con, "SELECT count(DISTINCT person_id) FROM touchpoints"),
+            people=queries.scalar(
+                con,
+                "SELECT count(DISTINCT person_id) FROM touchpoints "
+                f"WHERE {where('touchpoint_date')}",
+            ),
             leads=conversions.get("lead", 0),
             opportunities=conversions.get("opportunity", 0),
             model=chosen,
@@ -110,15 +160,20 @@ class Reader:
                 shown.append(found)
         return Report(
             summary=self.summary(chosen),
-            calls_by_channel=queries.calls_by_channel(self.con),
-            merge_outcomes=queries.merge_outcomes(self.con, self.rule),
-            touchpoint_mix=queries.touchpoint_mix(self.con),
-            attribution=credit.model_credit(self.con, chosen),
-            models=credit.model_comparison(self.con),
+            calls_by_channel=queries.calls_by_channel(self.con, self.scope),
+            merge_outcomes=queries.merge_outcomes(self.con, self.rule, self.scope),
+            touchpoint_mix=queries.touchpoint_mix(self.con, self.scope),
+            attribution=credit.model_credit(self.con, chosen, self.scope),
+            models=credit.model_comparison(self.con, self.scope),
             trend=queries.weekly_trend(self.con, self.scope, weeks),
-            unmerged_calls=unmerged.unmerged_calls(self.con, self.rule, unmerged_limit),
+            unmerged_calls=unmerged.unmerged_calls(
+                self.con, self.rule, unmerged_limit, scope=self.scope
+            ),
             people=notable,
             journeys=shown,
+            period=self.period(),
+            reconciliation=self.reconciliation(chosen),
+            slices=self.slices(chosen),
         )
 
 
@@ -143,7 +198,9 @@ def read_report(
     weeks: int = DEFAULT_WEEKS,
     unmerged_limit: int = DEFAULT_UNMERGED,
     person: str | None = None,
+    period: Period | None = None,
 ) -> Report:
-    """The whole report on the latest build."""
+    """The whole report on the latest build (over `period`'s days when given)."""
     with reading(settings) as reader:
-        return reader.report(model, weeks=weeks, unmerged_limit=unmerged_limit, person=person)
+        scoped = reader.within(period) if period else reader
+        return scoped.report(model, weeks=weeks, unmerged_limit=unmerged_limit, person=person)

@@ -219,6 +219,84 @@ class PersonRef(Record):
     last_touch: str
 
 
+class ReportPeriod(Record):
+    """The days a report covers (inclusive, in [site] timezone); null is open-ended."""
+
+    from_day: str | None
+    to_day: str | None
+    timezone: str
+
+
+class RevenueTotals(Record):
+    """Opportunities and their money by state: open, closed won, closed lost."""
+
+    opportunities: int
+    open_pipeline: float
+    won_revenue: float
+    lost_revenue: float
+
+
+class UnattributedReason(RevenueTotals):
+    """The opportunities no touchpoint is credited with for one reason."""
+
+    reason: str = Field(
+        description="no_contacts, no_contact_roles, no_primary_contact_role, no_touchpoints, "
+        "no_touchpoint_before_close or not_credited."
+    )
+    words: str
+
+
+class UnattributedOpportunity(Record):
+    opportunity_id: str
+    name: str | None
+    amount: float
+    state: str = Field(description="open, won or lost.")
+    created_at: str | None
+    close_date: str | None
+    reason: str
+    words: str
+
+
+class Reconciliation(Record):
+    """The CRM's opportunities of the period: attributed + unattributed = the CRM's sums."""
+
+    model: str
+    opportunity_contacts: str = Field(description="How the build linked opportunities to people.")
+    crm: RevenueTotals = Field(description="Every opportunity of the period, its CRM amount.")
+    attributed: RevenueTotals = Field(description="Opportunities the model credits, credited.")
+    unattributed: RevenueTotals
+    reasons: list[UnattributedReason]
+    opportunities: list[UnattributedOpportunity] = Field(
+        description="The unattributed opportunities, largest amount first (at most 100)."
+    )
+
+
+class SliceRow(Record):
+    """Calls and one model's credit for one value of a dimension."""
+
+    value: str
+    calls: int
+    merged_calls: int
+    leads: float
+    opportunities: float
+    open_pipeline: float
+    won_revenue: float
+
+
+class Breakdown(Record):
+    """Calls and revenue by one dimension; rows past the limit fold into one."""
+
+    dimension: str
+    label: str
+    values: int = Field(description="How many values the dimension has in the period.")
+    rows: list[SliceRow]
+
+
+class Slices(Record):
+    model: str
+    breakdowns: list[Breakdown]
+
+
 class Report(Record):
     """Everything `touchpoint report` shows."""
 
@@ -232,6 +310,9 @@ class Report(Record):
     unmerged_calls: UnmergedCalls
     people: list[PersonRef]
     journeys: list[Journey]
+    period: ReportPeriod
+    reconciliation: Reconciliation
+    slices: Slices
 
 
 class CallsByChannel(Record):

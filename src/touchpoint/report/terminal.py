@@ -8,7 +8,7 @@ from rich.table import Table
 from rich.text import Text
 
 from touchpoint.report.labels import MODEL_LABELS, OUTCOME_LABELS, window_words
-from touchpoint.report.records import Report
+from touchpoint.report.records import Breakdown, Report, RevenueTotals
 from touchpoint.stages.merge import OUTCOMES
 
 SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "INR": "₹", "CAD": "CA$", "AUD": "A$"}
@@ -41,9 +41,14 @@ def render(report: Report) -> Group:
     """Every table of the report, in reading order."""
     s = report.summary
     days = f"{s.first_day} to {s.last_day}" if s.first_day else "no activity yet"
+    period = report.period
+    covers = ""
+    if period.from_day or period.to_day:
+        covers = f"figures for {period.from_day or 'the start'} to {period.to_day or 'today'}\n"
     header = Text.assemble(
         ("touchpoint report", "bold"),
         f"  build {s.build_id}, published {s.built_at_local}; activity {days} ({s.timezone})\n",
+        covers,
         f"{s.calls:,} calls, {s.merged_calls:,} merged with a web session ({share(s.merge_rate)}); ",
         f"{s.touchpoints:,} touchpoints of {s.people:,} people; {s.leads:,} leads, ",
         f"{s.opportunities:,} opportunities; {MODEL_LABELS[s.model]}: ",
@@ -56,6 +61,8 @@ def render(report: Report) -> Group:
         _outcomes(report),
         _calls_by_channel(report),
         _attribution(report),
+        _reconciliation(report),
+        *(_breakdown(report, b) for b in report.slices.breakdowns),
         _trend(report),
     )
 
@@ -153,6 +160,69 @@ def _attribution(report: Report) -> Table:
             "This model credits opportunities only; --model u_shaped also credits leads."
         )
         table.caption_justify = "left"
+    return table
+
+
+def _reconciliation(report: Report) -> Table:
+    rec = report.reconciliation
+    currency = report.summary.currency
+    table = _table(
+        f"Reconciliation with the CRM, {MODEL_LABELS[rec.model]} model",
+        "opportunities",
+        "count",
+        "open pipeline",
+        "won revenue",
+        "lost revenue",
+    )
+
+    def line(label: str, totals: RevenueTotals, style: str | None = None) -> None:
+        table.add_row(
+            label,
+            f"{totals.opportunities:,}",
+            money(totals.open_pipeline, currency),
+            money(totals.won_revenue, currency),
+            money(totals.lost_revenue, currency),
+            style=style,
+        )
+
+    line("attributed (credited)", rec.attributed)
+    for reason in rec.reasons:
+        line(f"not attributed: {reason.words}", reason)
+    table.add_section()
+    line("in the CRM", rec.crm, "bold")
+    if rec.opportunities:
+        largest = ", ".join(
+            f"{escape(o.name or o.opportunity_id)} ({money(o.amount, currency)} {o.state})"
+            for o in rec.opportunities[:3]
+        )
+        table.caption = (
+            f"{rec.unattributed.opportunities:,} opportunities have no credited touchpoint, "
+            f"the largest: {largest}. `touchpoint report --json` lists them."
+        )
+        table.caption_justify = "left"
+    return table
+
+
+def _breakdown(report: Report, breakdown: Breakdown) -> Table:
+    credit = report.attribution
+    currency = report.summary.currency
+    columns = [breakdown.label.lower(), "calls", "merged"]
+    if credit.applies_to_leads:
+        columns.append("leads")
+    columns += ["opportunities", "open pipeline", "won revenue"]
+    table = _table(f"Calls and revenue by {breakdown.label.lower()}, {credit.label}", *columns)
+    for row in breakdown.rows:
+        cells = [escape(row.value), f"{row.calls:,}", f"{row.merged_calls:,}"]
+        if credit.applies_to_leads:
+            cells.append(count(row.leads))
+        cells += [
+            count(row.opportunities),
+            money(row.open_pipeline, currency),
+            money(row.won_revenue, currency),
+        ]
+        table.add_row(*cells)
+    if not breakdown.rows:
+        table.add_row("(no calls or credit in these days)")
     return table
 
 

@@ -6,7 +6,7 @@ import duckdb
 
 from touchpoint.errors import TouchpointError
 from touchpoint.report.explain import MergeRule, explain_calls
-from touchpoint.report.queries import iso_utc, rows, scalar
+from touchpoint.report.queries import Scope, iso_utc, rows, scalar
 from touchpoint.report.records import UnmergedCall, UnmergedCalls
 from touchpoint.stages.merge import MERGED, OUTCOMES
 
@@ -19,18 +19,22 @@ def unmerged_calls(
     limit: int,
     offset: int = 0,
     outcome: str | None = None,
+    scope: Scope | None = None,
 ) -> UnmergedCalls:
     """Calls that did not merge (or only those with `outcome`), explained, newest first."""
     if outcome is not None and outcome not in UNMERGED:
         raise TouchpointError(f"unknown outcome {outcome!r}; use one of {', '.join(UNMERGED)}")
     wanted = [outcome] if outcome else list(UNMERGED)
+    where = scope.where("called_at") if scope else "TRUE"
     total = scalar(
-        con, "SELECT count(*) FROM calls WHERE outcome IN (SELECT unnest(?::VARCHAR[]))", [wanted]
+        con,
+        f"SELECT count(*) FROM calls WHERE outcome IN (SELECT unnest(?::VARCHAR[])) AND {where}",
+        [wanted],
     )
     calls = rows(
         con,
-        """
-        SELECT * FROM calls WHERE outcome IN (SELECT unnest($wanted::VARCHAR[]))
+        f"""
+        SELECT * FROM calls WHERE outcome IN (SELECT unnest($wanted::VARCHAR[])) AND {where}
         ORDER BY called_at DESC, source_system, call_id
         LIMIT $limit OFFSET $offset
         """,

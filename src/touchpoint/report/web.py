@@ -2,8 +2,8 @@
 
 `dashboard_routes` gives `touchpoint serve` its routes (through `create_app`'s
 `routes` hook). The page for the current build is rendered once in a worker
-thread and kept until the next build is published; `?model=` and `?person=`
-render other variants on demand.
+thread and kept until the next build is published; `?model=`, `?person=` and
+`?from=&to=` render other variants on demand.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from touchpoint.errors import TouchpointError
 from touchpoint.report.api import Api
 from touchpoint.report.auth import COOKIE, TokenGate, authorized, sign_in, token_matches
 from touchpoint.report.page import assets, content_security_policy, environment, render_page
+from touchpoint.report.period import Period
 from touchpoint.report.reader import reading
 from touchpoint.stages.attribution.rows import MODELS
 from touchpoint.store import current_snapshot_path
@@ -41,26 +42,29 @@ MAX_LOGIN_BYTES = 4096
 
 @dataclass
 class PageCache:
-    """Rendered pages (and their gzip) by build, model and person; the newest few."""
+    """Rendered pages (and their gzip) by build, model, person and period; the newest few."""
 
     settings: Settings
-    pages: OrderedDict[tuple[str, str | None, str | None], tuple[bytes, bytes]] = field(
+    pages: OrderedDict[tuple[str, str | None, str | None, Period], tuple[bytes, bytes]] = field(
         default_factory=OrderedDict
     )
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def page(self, model: str | None, person: str | None) -> tuple[bytes, bytes] | None:
+    def page(
+        self, model: str | None, person: str | None, period: Period | None = None
+    ) -> tuple[bytes, bytes] | None:
         """The page for the current build, or None before the first build."""
         snapshot = current_snapshot_path(self.settings.db)
         if snapshot is None:
             return None
-        key = (snapshot.name, model, person)
+        period = period or Period()
+        key = (snapshot.name, model, person, period)
         with self.lock:
             if key in self.pages:
                 self.pages.move_to_end(key)
                 return self.pages[key]
         with reading(self.settings) as reader:
-            report = reader.report(model, person=person)
+            report = reader.within(period).report(model, person=person)
         domains = self.settings.site.domains
         html = render_page(report, served=True, site_name=domains[0] if domains else "").encode()
         rendered = (html, gzip.compress(html, 6))
@@ -100,7 +104,10 @@ class Dashboard:
                 message=f"There is no model {model!r}; use one of {', '.join(MODELS)}.",
             )  # fmt: skip
         try:
-            rendered = await run_in_threadpool(self.cache.page, model, person)
+            period = Period.of(
+                request.query_params.get("from") or None, request.query_params.get("to") or None
+            )
+            rendered = await run_in_threadpool(self.cache.page, model, person, period)
         except TouchpointError as exc:
             return _plain_page("message.html.j2", 400, title="Cannot show this", message=str(exc))
         if rendered is None:

@@ -472,6 +472,22 @@
     }
   })();
 
+  /* Calls and revenue by: one table per dimension, one shown at a time. */
+  (function () {
+    var buttons = document.querySelectorAll("[data-dimension]");
+    Array.prototype.forEach.call(buttons, function (button) {
+      button.addEventListener("click", function () {
+        var wanted = button.getAttribute("data-dimension");
+        Array.prototype.forEach.call(buttons, function (b) {
+          b.setAttribute("aria-pressed", b === button ? "true" : "false");
+        });
+        Array.prototype.forEach.call(document.querySelectorAll("[data-breakdown]"), function (el) {
+          el.hidden = el.getAttribute("data-breakdown") !== wanted;
+        });
+      });
+    });
+  })();
+
   window.addEventListener("resize", function () {
     charts.forEach(function (chart) { chart.resize(); });
   });
