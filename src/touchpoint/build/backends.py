@@ -14,6 +14,14 @@ import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 
+# The Spark SQL functions the stages call by name (stages.record_fields), as DuckDB
+# macros: the one place where the two engines' SQL differs.
+SQL_FUNCTIONS = (
+    "get_json_object(doc, path) AS json_extract_string(doc, path)",
+    "timestamp_micros(us) AS make_timestamp(us)",
+    "to_utc_timestamp(local, zone) AS timezone('UTC', timezone(zone, local))",
+)
+
 
 class DuckDBBackend:
     """Stages over the store's raw tables, results written into the attached `snap` file."""
@@ -23,6 +31,8 @@ class DuckDBBackend:
     def __init__(self, con: duckdb.DuckDBPyConnection, database: str = "snap"):
         self.con = con
         self.database = database
+        for function in SQL_FUNCTIONS:
+            con.execute(f"CREATE OR REPLACE TEMP MACRO {function}")
         self.ibis = ibis.duckdb.from_connection(con)
 
     def raw(self, name: str) -> ir.Table:

@@ -3,18 +3,85 @@
 Every imported version is kept raw. Per `id`, the version with the latest
 `LastModifiedDate` (or `SystemModstamp`) wins; records without one are ordered
 by when they arrived. A current version that is a deletion removes the record.
+
+What depends on a setting is read again from the record as imported, so a
+changed setting applies to every record at the next build: an opportunity's
+revenue (`[attribution] amount_field`), and the moments of date-only fields,
+`CloseDate` and `FirstRespondedDate` (days in `[site] timezone`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import ibis
 import ibis.expr.types as ir
 
+from touchpoint.stages.params import BuildParams
+from touchpoint.stages.record_fields import (
+    DATE,
+    day_end_us,
+    day_start_us,
+    record_text,
+    timestamp_of,
+)
+
 _BOOKKEEPING = ("version_rank", "record", "record_hash", "origin", "received_at", "is_deleted")
+RecordFields = Callable[[ir.Table, BuildParams], ir.Table]
 
 
-def current_records(raw: ir.Table) -> ir.Table:
-    """One row per `id`: its latest version, deletions dropped."""
+def with_opportunity_fields(current: ir.Table, params: BuildParams) -> ir.Table:
+    """An opportunity's `amount` from `amount_field`, and a date-only `CloseDate` as the
+    end of that day in the site's time zone."""
+    amount = record_text(current.record, params.amount_field).try_cast("float64")
+    finite = amount.notnull() & ~amount.isnan() & ~amount.isinf()
+    closes_on_a_day = current.close_date.re_search(DATE)
+    return current.mutate(
+        amount=ibis.ifelse(finite, amount, ibis.null("float64")),
+        close_us=ibis.ifelse(
+            closes_on_a_day, day_end_us(current.close_date, params.site_timezone), current.close_us
+        ),
+    )
+
+
+def with_member_fields(current: ir.Table, params: BuildParams) -> ir.Table:
+    """A response's moment when `FirstRespondedDate` is a day: the member's `CreatedDate`
+    when it falls on that day in the site's time zone, else the day's start."""
+    responded_on = record_text(current.record, "FirstRespondedDate")
+    on_a_day = current.has_responded & responded_on.re_search(DATE).fill_null(False)
+    start = day_start_us(responded_on, params.site_timezone)
+    end = day_end_us(responded_on, params.site_timezone)
+    created_that_day = (current.created_us >= start) & (current.created_us <= end)
+    responded_us = ibis.ifelse(
+        on_a_day, ibis.ifelse(created_that_day, current.created_us, start), current.responded_us
+    )
+    return current.mutate(
+        responded_us=responded_us,
+        responded_at=ibis.ifelse(on_a_day, timestamp_of(responded_us), current.responded_at),
+    )
+
+
+# The raw CRM tables with values read again from their records.
+RECORD_FIELDS: dict[str, RecordFields] = {
+    "raw_opportunities": with_opportunity_fields,
+    "raw_campaign_members": with_member_fields,
+}
+
+
+def current_records_of(raw_table: str) -> Callable[[ir.Table, BuildParams], ir.Table]:
+    """The stage function of one raw CRM table: its current records, with their fields."""
+    fields = RECORD_FIELDS.get(raw_table)
+
+    def stage(raw: ir.Table, params: BuildParams) -> ir.Table:
+        return current_records(raw, params, fields)
+
+    return stage
+
+
+def current_records(
+    raw: ir.Table, params: BuildParams, fields: RecordFields | None = None
+) -> ir.Table:
+    """One row per `id`: its latest version, deletions dropped (then `fields` read)."""
     latest_first = ibis.window(
         group_by="id",
         order_by=[
@@ -26,4 +93,6 @@ def current_records(raw: ir.Table) -> ir.Table:
     )
     ranked = raw.mutate(version_rank=ibis.row_number().over(latest_first))
     current = ranked.filter((ranked.version_rank == 0) & ~ranked.is_deleted.fill_null(False))
+    if fields is not None:
+        current = fields(current, params)
     return current.drop(*_BOOKKEEPING, "version_us")

@@ -15,12 +15,19 @@ the call's time, numbers, visitor id and what it recorded about the visit; the
 Task contributes the CRM's side: `who_id`, `what_id`, the activity type and
 subject (and any field the vendor left empty). `external_id` of such a call is
 the Task's id, so the call is found by either id.
+
+A Task's visitor id and call time come from the fields `[salesforce]
+visitor_id_field` and `call_time_field` name; they are read again here from the
+record as imported, so a changed setting applies to every Task at the next build.
 """
 
 from __future__ import annotations
 
 import ibis
 import ibis.expr.types as ir
+
+from touchpoint.stages.params import BuildParams
+from touchpoint.stages.record_fields import record_text, time_us, timestamp_of
 
 CRM_SYSTEMS = ("salesforce",)
 _KEY = ("source_system", "call_id")
@@ -42,7 +49,28 @@ def latest_versions(raw_calls: ir.Table) -> ir.Table:
     )
     ranked = raw_calls.mutate(version_rank=ibis.row_number().over(latest_first))
     current = ranked.filter((ranked.version_rank == 0) & ~ranked.is_deleted.fill_null(False))
-    return current.drop("version_rank", "record", "record_hash", "origin", "received_at")
+    return current.drop("version_rank")
+
+
+def with_task_fields(calls: ir.Table, params: BuildParams) -> ir.Table:
+    """Tasks' visitor id and call time read from their records with these settings.
+
+    The call time is the `call_time_field` when it holds a time, else `CreatedDate`.
+    """
+    is_task = calls.source_system.isin(CRM_SYSTEMS)
+    record = calls.record
+    visitor_id = ibis.null("string")
+    if params.visitor_id_field:
+        visitor_id = record_text(record, params.visitor_id_field)
+    called_us = time_us(record_text(record, "CreatedDate"))
+    if params.call_time_field:
+        called_us = ibis.coalesce(time_us(record_text(record, params.call_time_field)), called_us)
+    called_us = ibis.ifelse(is_task, ibis.coalesce(called_us, calls.called_us), calls.called_us)
+    return calls.mutate(
+        visitor_id=ibis.ifelse(is_task, visitor_id, calls.visitor_id),
+        called_us=called_us,
+        called_at=ibis.ifelse(is_task, timestamp_of(called_us), calls.called_at),
+    )
 
 
 def task_links(calls: ir.Table) -> ir.Table:
@@ -134,8 +162,10 @@ def one_call_per_route(calls: ir.Table) -> ir.Table:
     return vendor_calls.union(own.select(*columns), distinct=False)
 
 
-def current_calls(raw_calls: ir.Table) -> ir.Table:
+def current_calls(raw_calls: ir.Table, params: BuildParams) -> ir.Table:
     """One row per call: the latest version of each record, one call per vendor call."""
+    latest = with_task_fields(latest_versions(raw_calls), params)
+    latest = latest.drop("record", "record_hash", "origin", "received_at")
     # The version is bookkeeping; for vendors without a modification time it is the
     # arrival time, which must not reach the results (rebuilds stay identical).
-    return one_call_per_route(latest_versions(raw_calls)).drop("version_us")
+    return one_call_per_route(latest).drop("version_us")

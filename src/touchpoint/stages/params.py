@@ -26,6 +26,11 @@ class BuildParams:
     half_life_us: int = 7 * 86_400_000_000
     markov_order: int = 1
     custom_shares: tuple[float, float, float, float, float] = (22.5, 22.5, 22.5, 22.5, 10.0)
+    # Read again at every build from the records the raw tables keep (DESIGN §11).
+    visitor_id_field: str = "bizible2__BizibleId__c"
+    call_time_field: str = "bizible2__Bizible_Touchpoint_Date__c"
+    amount_field: str = "Amount"
+    site_timezone: str = "UTC"
 
     @classmethod
     def from_settings(cls, settings: Settings) -> BuildParams:
@@ -45,4 +50,8 @@ class BuildParams:
             half_life_us=settings.attribution.half_life // _US,
             markov_order=settings.attribution.markov_order,
             custom_shares=(custom.ft, custom.lc, custom.oc, custom.closed, custom.middle),
+            visitor_id_field=settings.salesforce.visitor_id_field.strip(),
+            call_time_field=settings.salesforce.call_time_field.strip(),
+            amount_field=settings.attribution.amount_field.strip(),
+            site_timezone=settings.site.timezone,
         )

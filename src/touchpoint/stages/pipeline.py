@@ -26,7 +26,7 @@ from touchpoint.stages.attribution.journey_paths import journey_paths
 from touchpoint.stages.attribution.markov import markov_credits, markov_transitions
 from touchpoint.stages.attribution.position_based import custom_model
 from touchpoint.stages.attribution.shapley import shapley_credits
-from touchpoint.stages.crm import current_records
+from touchpoint.stages.crm import current_records_of
 from touchpoint.stages.current_calls import current_calls
 from touchpoint.stages.identity import (
     MAX_ROUNDS,
@@ -168,10 +168,10 @@ STAGES: tuple[Stage, ...] = (
     Stage("referrer_sources", ("raw_events",), _one_input(referrer_lookup), "scratch"),
     Stage("events", ("raw_events", "referrer_sources"), _events, "result"),
     Stage("sessions", ("events",), sessions, "result"),
-    Stage("current_calls", ("raw_calls",), _one_input(current_calls), "scratch"),
+    Stage("current_calls", ("raw_calls",), current_calls, "scratch"),
     Stage("calls", ("current_calls", "sessions", "events"), merge_calls, "result"),
     *(
-        Stage(raw.removeprefix("raw_"), (raw,), _one_input(current_records), "published")
+        Stage(raw.removeprefix("raw_"), (raw,), current_records_of(raw), "published")
         for raw in CRM_TABLES.values()
     ),
     Stage(
