@@ -85,6 +85,10 @@ class ChannelSettings(Section):
     replace_defaults: bool = Field(
         False, description="Use only the rules file, without the GA4 default channel group."
     )
+    manual_tags_override: bool = Field(
+        False,
+        description="utm_source / utm_medium win over Google's click ids (gclid, gbraid, wbraid).",
+    )
 
 
 class CustomShares(Section):

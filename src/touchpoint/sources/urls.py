@@ -33,6 +33,9 @@ CLICK_IDS: dict[str, tuple[str, str | None]] = {
     "fbclid": ("facebook", None),
 }
 CLICK_ID_PARAMS = tuple(CLICK_IDS)
+# DESIGN §12: Google Ads auto-tagging. GA4 takes these over `utm_source` / `utm_medium`
+# unless `[channels] manual_tags_override` is set; the other click ids come after utm_*.
+AUTO_TAGGED_CLICK_IDS = ("gclid", "gbraid", "wbraid")
 UTM_PARAMS = ("utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term")
 
 # Whitespace that is trimmed from text fields: ASCII only, the same in Python and SQL.

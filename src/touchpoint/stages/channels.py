@@ -1,31 +1,31 @@
 """Source, medium and channel (DESIGN §3), as Ibis expressions for every backend.
 
-Source and medium are derived as GA4 does: `utm_*` first, then an ad click id,
-then an external referrer, then `(direct)` / `(none)`. The channel is the GA4
-default channel group, after the user's own rules (the reference product's CSV
-layout) when there are any.
+Source and medium are derived as GA4 does: Google's auto-tagging click ids
+first (unless `[channels] manual_tags_override`), then `utm_*`, then the other ad
+click ids, then an external referrer, then `(not set)` for a tagged URL nothing
+else names and `(direct)` / `(none)` for the rest. The channel is the GA4 default
+channel group, after the user's own rules (the reference product's CSV layout)
+when there are any.
 """
 
 from __future__ import annotations
 
 import csv
-import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-from pathlib import Path
 
 import ibis
 import ibis.expr.types as ir
 
-from touchpoint.errors import TouchpointError
-from touchpoint.sources.urls import CLICK_IDS
+from touchpoint.sources.urls import AUTO_TAGGED_CLICK_IDS, CLICK_IDS
+from touchpoint.stages.channel_rules import ChannelRule, rule_matches
 
 PAID_MEDIUM = r"^(.*cp.*|ppc|retargeting|paid.*)$"
 SHOP_CAMPAIGN = r"^(.*(([^a-df-z]|^)shop|shopping).*)$"
 DIRECT_SOURCE = "(direct)"
 NO_MEDIUM = "(none)"
+NOT_SET = "(not set)"
 
 # Referrer hosts and the canonical source name they stand for, checked in order.
 REFERRER_PATTERNS: tuple[tuple[str, str], ...] = (
@@ -47,6 +47,9 @@ REFERRER_PATTERNS: tuple[tuple[str, str], ...] = (
     (r"(^|\.)(chatgpt\.com|chat\.openai\.com)$", "chatgpt"),
 )
 _STRIPPED_PREFIX = r"^(www|m|l|lm|mobile|amp)\."
+# The category list is looked up on a referrer host and this many levels of it (the
+# host, then its parent domains), then on the host's canonical source name.
+_HOST_LEVELS = 5
 
 # How a canonical source is written as a subchannel when capitalising is not enough.
 SUBCHANNEL_NAMES = {
@@ -56,9 +59,6 @@ SUBCHANNEL_NAMES = {
     "duckduckgo": "DuckDuckGo",
     "chatgpt": "ChatGPT",
 }
-
-RULE_COLUMNS = ("channel", "subchannel", "campaign", "medium", "source", "landing_page", "referrer")
-RULE_MATCH_COLUMNS = ("campaign", "medium", "source", "landing_page", "referrer")
 
 
 @cache
@@ -84,26 +84,62 @@ def source_categories() -> ir.Table:
     )
 
 
-def referrer_sources(hosts: ir.Table) -> ir.Table:
-    """Canonical source and search flag for each distinct `referrer_host`.
+def _parent_domain(host: ir.StringValue, level: int) -> ir.StringValue:
+    # The host without its first `level` labels (unchanged when it has too few).
+    return host if level == 0 else host.re_replace(rf"^([^.]+\.){{{level}}}", "")
 
-    Works on the distinct hosts only, so the patterns run over thousands of
-    rows, not over every event.
+
+def referrer_sources(hosts: ir.Table) -> ir.Table:
+    """Canonical source and source category for each distinct `referrer_host`.
+
+    The GA4 list is matched on the full host, then on its parent domains, then on the
+    canonical name, so a host the list files apart from its brand keeps its own
+    category (groups.google.com is social, google is search); such a host is its own
+    source, as GA4 names it. Works on the distinct hosts only, so the patterns run
+    over thousands of rows, not over every event.
     """
     host = hosts.referrer_host
-    bare = host.re_replace(_STRIPPED_PREFIX, "")
-    canonical = ibis.cases(
-        *((host.re_search(pattern), name) for pattern, name in REFERRER_PATTERNS),
-        else_=bare,
+    named = hosts.select(
+        referrer_host=host,
+        bare_host=host.re_replace(_STRIPPED_PREFIX, ""),
+        canonical=ibis.cases(
+            *((host.re_search(pattern), name) for pattern, name in REFERRER_PATTERNS),
+            else_=host.re_replace(_STRIPPED_PREFIX, ""),
+        ),
     )
-    named = hosts.select(referrer_host=host, referrer_source=canonical)
+    levels = [
+        named.select(
+            "referrer_host",
+            rank=ibis.literal(level, "int64"),
+            name=_parent_domain(named.referrer_host, level),
+        )
+        for level in range(_HOST_LEVELS)
+    ]
+    by_name = named.select(
+        "referrer_host", rank=ibis.literal(_HOST_LEVELS, "int64"), name=named.canonical
+    )
+    candidates = ibis.union(*levels, by_name)
+    # A domain candidate has a dot: the list's bare brand names ("google") are names.
+    candidates = candidates.filter(
+        candidates.name.contains(".") | (candidates.rank == _HOST_LEVELS)
+    )
     categories = source_categories()
-    search = categories.filter(categories.source_category == "SEARCH")
-    joined = named.left_join(search, named.referrer_source == search.category_source)
+    found = candidates.join(categories, candidates.name == categories.category_source)
+    key = found.rank.cast("string") + found.source_category  # the nearest level sorts first
+    nearest = found.group_by("referrer_host").aggregate(
+        host_key=key.min(where=found.rank < _HOST_LEVELS),
+        name_key=key.min(where=found.rank == _HOST_LEVELS),
+    )
+    joined = named.left_join(nearest, "referrer_host").drop("referrer_host_right")
+    host_category = joined.host_key.substr(1)
+    name_category = joined.name_key.substr(1)
+    own = host_category.notnull() & name_category.notnull() & (host_category != name_category)
+    category = ibis.coalesce(host_category, name_category)
     return joined.select(
         "referrer_host",
-        "referrer_source",
-        referrer_is_search=joined.source_category.notnull(),
+        referrer_source=ibis.ifelse(own, joined.bare_host, joined.canonical),
+        referrer_category=category,
+        referrer_is_search=(category == "SEARCH").fill_null(False),
     )
 
 
@@ -138,30 +174,67 @@ def click_source_medium(param: ir.StringValue) -> tuple[ir.StringValue, ir.Strin
     return source, medium
 
 
-def acquisition(events: ir.Table, domains: Sequence[str]) -> ir.Table:
+def source_medium(
+    utm_source: ir.StringValue,
+    utm_medium: ir.StringValue,
+    tagged: ir.BooleanValue,
+    click_param: ir.StringValue,
+    referrer_source: ir.StringValue,
+    referrer_category: ir.StringValue,
+    manual_tags_override: bool,
+) -> tuple[ir.StringValue, ir.StringValue, ir.StringValue]:
+    """Source, medium and the referrer's category (when the source is the referrer's).
+
+    `tagged`: the URL carries campaign tags; `referrer_source`: NULL unless the
+    referrer is external. Google's auto-tagging ids give google / cpc before any
+    `utm_*` unless `manual_tags_override`; a tagged URL that nothing else names has
+    source `(not set)`, not `(direct)`, as in GA4.
+    """
+    utm_source = _blank_to_null(utm_source.lower())
+    utm_medium = _blank_to_null(utm_medium.lower())
+    click_source, click_medium = click_source_medium(click_param)
+    from_referrer = ibis.ifelse(referrer_category.fill_null("") == "SEARCH", "organic", "referral")
+    referrer_medium = ibis.ifelse(referrer_source.notnull(), from_referrer, ibis.null("string"))
+    named = ibis.coalesce(utm_source, click_source, referrer_source)
+    untraced = tagged.fill_null(False) & named.isnull()
+    source = ibis.coalesce(named, ibis.ifelse(untraced, NOT_SET, DIRECT_SOURCE))
+    medium = ibis.coalesce(
+        utm_medium, click_medium, referrer_medium, ibis.ifelse(untraced, NOT_SET, NO_MEDIUM)
+    )
+    by_referrer = utm_source.isnull() & click_source.isnull() & referrer_source.notnull()
+    if not manual_tags_override:
+        auto_tagged = click_param.isin(AUTO_TAGGED_CLICK_IDS).fill_null(False)
+        source = ibis.ifelse(auto_tagged, click_source, source)
+        medium = ibis.ifelse(auto_tagged, click_medium, medium)
+    category = ibis.ifelse(by_referrer, referrer_category, ibis.null("string"))
+    return source, medium, category
+
+
+def acquisition(
+    events: ir.Table, domains: Sequence[str], manual_tags_override: bool = False
+) -> ir.Table:
     """Add each event's derived source, medium and whether it is a new acquisition.
 
-    `events` carries the referrer lookup's `referrer_source` and `referrer_is_search`.
+    `events` carries the referrer lookup's `referrer_source` and `referrer_category`.
     """
     external = events.referrer_host.notnull() & ~is_internal(
         events.referrer_host, events.page_host, domains
     ).fill_null(False)
     external = external.fill_null(False)
-    click_source, click_medium = click_source_medium(events.click_id_param)
-    referrer_medium = ibis.ifelse(events.referrer_is_search.fill_null(False), "organic", "referral")
-    utm_source = _blank_to_null(events.utm_source.lower())
-    utm_medium = _blank_to_null(events.utm_medium.lower())
-    source = ibis.coalesce(
-        utm_source,
-        click_source,
-        ibis.ifelse(external, events.referrer_source, ibis.null("string")),
-        ibis.literal(DIRECT_SOURCE),
+    campaign_tagged = (
+        events.utm_medium.notnull()
+        | events.utm_campaign.notnull()
+        | events.utm_content.notnull()
+        | events.utm_term.notnull()
     )
-    medium = ibis.coalesce(
-        utm_medium,
-        click_medium,
-        ibis.ifelse(external, referrer_medium, ibis.null("string")),
-        ibis.literal(NO_MEDIUM),
+    source, medium, category = source_medium(
+        events.utm_source,
+        events.utm_medium,
+        campaign_tagged,
+        events.click_id_param,
+        ibis.ifelse(external, events.referrer_source, ibis.null("string")),
+        events.referrer_category,
+        manual_tags_override,
     )
     has_utm = (
         events.utm_source.notnull()
@@ -184,6 +257,7 @@ def acquisition(events: ir.Table, domains: Sequence[str]) -> ir.Table:
     return events.mutate(
         source=source,
         medium=medium,
+        referrer_category=category,
         is_acquisition=is_acquisition,
         acquisition_key=ibis.ifelse(is_acquisition, key, ibis.null("string")),
     )
@@ -242,85 +316,20 @@ def default_channel(
 
 
 def default_subchannel(source: ir.StringValue) -> ir.StringValue:
-    """The canonical source, capitalised (`Google`, `LinkedIn`); none for direct."""
+    """The canonical source, capitalised (`Google`, `LinkedIn`); none for direct or not set."""
     capitalised = source.substr(0, 1).upper() + source.substr(1)
     return ibis.cases(
-        (source.isnull() | (source == DIRECT_SOURCE), ibis.null("string")),
+        (source.isnull() | source.isin((DIRECT_SOURCE, NOT_SET)), ibis.null("string")),
         *((source == name, shown) for name, shown in SUBCHANNEL_NAMES.items()),
         else_=capitalised,
     )
 
 
-@dataclass(frozen=True)
-class ChannelRule:
-    """One row of a user's rules file: a channel for what its cells match."""
-
-    line: int
-    channel: str
-    subchannel: str | None
-    patterns: tuple[tuple[str, tuple[str, ...]], ...]  # (column, alternatives as regexes)
-
-
-def wildcard_regex(pattern: str) -> str:
-    """An anchored, lower-case regex for a rules cell pattern (`*` is a wildcard).
-
-    >>> wildcard_regex("*google.*")
-    '^.*google\\\\..*$'
-    """
-    parts = [re.escape(part) for part in pattern.strip().lower().split("*")]
-    return "^" + ".*".join(parts) + "$"
-
-
-def read_rules(path: Path) -> tuple[ChannelRule, ...]:
-    """Channel rules from a CSV in the reference product's layout, top-down."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        raise TouchpointError(f"channel rules {path}: cannot read it ({exc.strerror})") from None
-    reader = csv.DictReader(text.splitlines())
-    header = [name.strip().lower() for name in (reader.fieldnames or [])]
-    missing = [name for name in ("channel",) if name not in header]
-    unknown = [name for name in header if name and name not in RULE_COLUMNS]
-    if missing or unknown:
-        raise TouchpointError(
-            f"channel rules {path}: the header must be {','.join(RULE_COLUMNS)}"
-            f" ({'unknown column ' + unknown[0] if unknown else 'no channel column'})"
-        )
-    reader.fieldnames = header
-    rules = []
-    for row in reader:
-        channel = (row.get("channel") or "").strip()
-        if not channel:
-            raise TouchpointError(f"channel rules {path}:{reader.line_num}: the channel is empty")
-        patterns = []
-        for column in RULE_MATCH_COLUMNS:
-            cell = (row.get(column) or "").strip()
-            if cell:
-                alternatives = tuple(wildcard_regex(p) for p in cell.split(";") if p.strip())
-                patterns.append((column, alternatives))
-        subchannel = (row.get("subchannel") or "").strip() or None
-        rules.append(ChannelRule(reader.line_num, channel, subchannel, tuple(patterns)))
-    return tuple(rules)
-
-
-def _rule_matches(table: ir.Table, rule: ChannelRule) -> ir.BooleanValue:
-    condition = ibis.literal(True)
-    for column, alternatives in rule.patterns:
-        value = table[column].lower().fill_null("")
-        values = [value]
-        if column in ("landing_page", "referrer"):
-            values.append(value.re_replace(r"^https?://", ""))
-        matched = ibis.literal(False)
-        for regex in alternatives:
-            for candidate in values:
-                matched |= candidate.re_search(regex)
-        condition &= matched
-    return condition
-
-
 def classify(table: ir.Table, rules: tuple[ChannelRule, ...], replace_defaults: bool) -> ir.Table:
-    """Add `channel` and `subchannel` to a table with source, medium, campaign, landing_page
-    and referrer: the user's rules first, then (unless replaced) the GA4 defaults."""
+    """Add `channel` and `subchannel` to a table with source, medium, referrer_category,
+    campaign, landing_page and referrer: the user's rules first, then (unless replaced)
+    the GA4 defaults. The category is the referrer host's when the source came from the
+    referrer, else the source name's."""
     categories = source_categories()
     joined = table.left_join(categories, table.source.lower() == categories.category_source)
     subchannel = default_subchannel(joined.source)
@@ -328,11 +337,10 @@ def classify(table: ir.Table, rules: tuple[ChannelRule, ...], replace_defaults: 
         channel = ibis.literal("Unassigned")
         subchannel = ibis.null("string")
     else:
-        channel = default_channel(
-            joined.source, joined.medium, joined.campaign, joined.source_category
-        )
+        category = ibis.coalesce(joined.referrer_category, joined.source_category)
+        channel = default_channel(joined.source, joined.medium, joined.campaign, category)
     if rules:
-        matches = [(_rule_matches(joined, rule), rule) for rule in rules]
+        matches = [(rule_matches(joined, rule), rule) for rule in rules]
         channel = ibis.cases(*((m, rule.channel) for m, rule in matches), else_=channel)
         subchannel = ibis.cases(
             *(

@@ -7,7 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from touchpoint.config import Settings
-from touchpoint.stages.channels import ChannelRule, read_rules
+from touchpoint.stages.channel_rules import ChannelRule, read_rules
 
 _US = timedelta(microseconds=1)
 
@@ -20,6 +20,7 @@ class BuildParams:
     internal_domains: tuple[str, ...]
     channel_rules: tuple[ChannelRule, ...] = ()
     replace_default_channels: bool = False
+    manual_tags_override: bool = False
     max_visitors_per_phone: int = 3
     campaign_channels: tuple[tuple[str, str], ...] = ()
     opportunity_contacts: str = "account"
@@ -44,6 +45,7 @@ class BuildParams:
             internal_domains=tuple(d.strip().lower() for d in settings.site.domains if d.strip()),
             channel_rules=read_rules(Path(rules_path)) if rules_path else (),
             replace_default_channels=settings.channels.replace_defaults,
+            manual_tags_override=settings.channels.manual_tags_override,
             max_visitors_per_phone=settings.identity.max_visitors_per_phone,
             campaign_channels=tuple(settings.crm.campaign_channels.items()),
             opportunity_contacts=settings.attribution.opportunity_contacts,

@@ -31,7 +31,7 @@ def referrer_lookup(events: ir.Table) -> ir.Table:
 def sessionize(events: ir.Table, referrers: ir.Table, params: BuildParams) -> ir.Table:
     """Each event with its `session_id`, derived source / medium and whether it starts one."""
     joined = events.left_join(referrers, "referrer_host").drop("referrer_host_right")
-    marked = acquisition(joined, params.internal_domains)
+    marked = acquisition(joined, params.internal_domains, params.manual_tags_override)
     assigned = assign_sessions(
         marked.select("event_id", "visitor_id", "occurred_us", "is_acquisition", "acquisition_key"),
         params.session_timeout_us,
@@ -48,6 +48,7 @@ EVENT_EXTRA_COLUMNS = (
     "occurred_us",
     "source",
     "medium",
+    "referrer_category",
     "utm_campaign",
     "utm_content",
     "utm_term",
@@ -125,6 +126,7 @@ def sessions(events: ir.Table, params: BuildParams) -> ir.Table:
         referrer=events.referrer,
         source=events.source,
         medium=events.medium,
+        referrer_category=events.referrer_category,
         campaign=events.utm_campaign,
         content=events.utm_content,
         term=events.utm_term,

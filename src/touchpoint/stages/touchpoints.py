@@ -15,14 +15,7 @@ import ibis.expr.types as ir
 
 from touchpoint.schema import TOUCHPOINT_COLUMNS
 from touchpoint.stages.campaigns import campaign_touchpoints
-from touchpoint.stages.channels import (
-    DIRECT_SOURCE,
-    NO_MEDIUM,
-    classify,
-    click_source_medium,
-    is_internal,
-    referrer_sources,
-)
+from touchpoint.stages.channels import classify, is_internal, referrer_sources, source_medium
 from touchpoint.stages.identity import visitor_person
 from touchpoint.stages.ids import session_touchpoint_id
 from touchpoint.stages.merge import MERGED, NO_SESSION, OUTSIDE_WINDOW
@@ -112,37 +105,41 @@ def session_touchpoints(sessions: ir.Table, calls: ir.Table, people: ir.Table) -
     )
 
 
-def vendor_source_medium(calls: ir.Table, internal_domains: tuple[str, ...] = ()) -> ir.Table:
+def vendor_source_medium(
+    calls: ir.Table, internal_domains: tuple[str, ...] = (), manual_tags_override: bool = False
+) -> ir.Table:
     """Source and medium from what the vendor recorded about the call's visit, derived as
-    a session's are (DESIGN §3): the vendor's utm fields or source name (read on arrival,
-    with its landing page's utm parameters), then the ad click id, then an external
-    referrer (a search engine: organic, else referral), then `(direct)` / `(none)`."""
+    a session's are (DESIGN §3, §12, `channels.source_medium`): the vendor's utm fields or
+    source name (read on arrival, with its landing page's utm parameters) and its ad click
+    id, then an external referrer, then `(not set)` or `(direct)` / `(none)`."""
     hosts = calls.filter(calls.vendor_referrer_host.notnull())
     hosts = hosts.select(referrer_host=hosts.vendor_referrer_host).distinct()
     lookup = referrer_sources(hosts)
     joined = calls.left_join(lookup, calls.vendor_referrer_host == lookup.referrer_host)
     joined = joined.drop("referrer_host")
-    click_source, click_medium = click_source_medium(joined.vendor_click_id_param)
     landing_host = joined.vendor_landing_host.fill_null("")
     external = joined.referrer_source.notnull() & ~is_internal(
         joined.vendor_referrer_host, landing_host, list(internal_domains)
     ).fill_null(False)
-    referrer_medium = ibis.ifelse(joined.referrer_is_search.fill_null(False), "organic", "referral")
-    source = ibis.coalesce(
-        joined.vendor_source.lower().nullif(""),
-        click_source,
-        ibis.ifelse(external, joined.referrer_source, ibis.null("string")),
-        ibis.literal(DIRECT_SOURCE),
+    tagged = (
+        joined.vendor_medium.notnull()
+        | joined.vendor_campaign.notnull()
+        | joined.vendor_content.notnull()
+        | joined.vendor_term.notnull()
     )
-    medium = ibis.coalesce(
-        joined.vendor_medium.lower().nullif(""),
-        click_medium,
-        ibis.ifelse(external, referrer_medium, ibis.null("string")),
-        ibis.literal(NO_MEDIUM),
+    source, medium, category = source_medium(
+        joined.vendor_source,
+        joined.vendor_medium,
+        tagged,
+        joined.vendor_click_id_param,
+        ibis.ifelse(external, joined.referrer_source, ibis.null("string")),
+        joined.referrer_category,
+        manual_tags_override,
     )
     derived = joined.mutate(
         source=source,
         medium=medium,
+        referrer_category=category,
         campaign=joined.vendor_campaign,
         landing_page=joined.vendor_landing_page,
         referrer=joined.vendor_referrer,
@@ -154,7 +151,7 @@ def call_touchpoints(calls: ir.Table, params: BuildParams) -> ir.Table:
     """Touchpoints of calls that did not merge into a session (no visitor id: none)."""
     standalone = calls.filter(calls.outcome.isin((NO_SESSION, OUTSIDE_WINDOW)))
     classified = classify(
-        vendor_source_medium(standalone, params.internal_domains),
+        vendor_source_medium(standalone, params.internal_domains, params.manual_tags_override),
         params.channel_rules,
         params.replace_default_channels,
     )
