@@ -26,7 +26,7 @@ from touchpoint.config import Settings, load_settings
 from touchpoint.importers import import_calls, import_crm, import_events
 from touchpoint.sources.records import parse_time
 from touchpoint.sources.salesforce.crm import day_bounds_us
-from touchpoint.stages.record_fields import day_end_us, day_start_us, time_us
+from touchpoint.stages.record_fields import with_day_bounds, with_time_us
 from touchpoint.store import open_snapshot
 
 
@@ -208,7 +208,7 @@ _offsets = st.sampled_from(["Z", "+0000", "+00:00", "-05:00", "+0530", "+14:00",
 
 def _sql_values(expr_of, texts: list[str]) -> list[Any]:
     table = ibis.memtable({"text": texts}, schema=ibis.schema({"text": "string"}))
-    result = _backend.ibis.to_pyarrow(table.select(value=expr_of(table.text)))
+    result = _backend.ibis.to_pyarrow(expr_of(table))
     return result.column("value").to_pylist()
 
 
@@ -233,7 +233,7 @@ def test_times_read_in_sql_are_the_readers_times(parts) -> None:
             expected.append(parse_time(text, "t"))
         except ValueError:  # outside 1990-2199 once the offset is applied
             expected.append(None)
-    assert _sql_values(time_us, texts) == expected
+    assert _sql_values(lambda t: with_time_us(t, "value", t.text), texts) == expected
 
 
 def test_what_the_readers_refuse_as_a_time_is_no_time_in_sql() -> None:
@@ -245,7 +245,7 @@ def test_what_the_readers_refuse_as_a_time_is_no_time_in_sql() -> None:
         "yesterday",
         "2026-03-04T24:00:00Z",
     ]
-    assert _sql_values(time_us, texts) == [None] * len(texts)
+    assert _sql_values(lambda t: with_time_us(t, "value", t.text), texts) == [None] * len(texts)
 
 
 @settings(max_examples=20, deadline=None)
@@ -262,5 +262,7 @@ def test_what_the_readers_refuse_as_a_time_is_no_time_in_sql() -> None:
 def test_days_in_a_zone_read_in_sql_are_the_readers_days(days, zone) -> None:
     texts = [day.isoformat() for day in days]
     bounds = [day_bounds_us(text, "CloseDate", ZoneInfo(zone)) for text in texts]
-    assert _sql_values(lambda text: day_start_us(text, zone), texts) == [b[0] for b in bounds]
-    assert _sql_values(lambda text: day_end_us(text, zone), texts) == [b[1] for b in bounds]
+    starts = _sql_values(lambda t: with_day_bounds(t, ("value", "end"), t.text, zone), texts)
+    ends = _sql_values(lambda t: with_day_bounds(t, ("start", "value"), t.text, zone), texts)
+    assert starts == [b[0] for b in bounds]
+    assert ends == [b[1] for b in bounds]

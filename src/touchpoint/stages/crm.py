@@ -18,13 +18,7 @@ import ibis
 import ibis.expr.types as ir
 
 from touchpoint.stages.params import BuildParams
-from touchpoint.stages.record_fields import (
-    DATE,
-    day_end_us,
-    day_start_us,
-    record_text,
-    timestamp_of,
-)
+from touchpoint.stages.record_fields import record_text, timestamp_of, with_day_bounds
 
 _BOOKKEEPING = ("version_rank", "record", "record_hash", "origin", "received_at", "is_deleted")
 RecordFields = Callable[[ir.Table, BuildParams], ir.Table]
@@ -33,32 +27,39 @@ RecordFields = Callable[[ir.Table, BuildParams], ir.Table]
 def with_opportunity_fields(current: ir.Table, params: BuildParams) -> ir.Table:
     """An opportunity's `amount` from `amount_field`, and a date-only `CloseDate` as the
     end of that day in the site's time zone."""
-    amount = record_text(current.record, params.amount_field).try_cast("float64")
-    finite = amount.notnull() & ~amount.isnan() & ~amount.isinf()
-    closes_on_a_day = current.close_date.re_search(DATE)
-    return current.mutate(
-        amount=ibis.ifelse(finite, amount, ibis.null("float64")),
-        close_us=ibis.ifelse(
-            closes_on_a_day, day_end_us(current.close_date, params.site_timezone), current.close_us
-        ),
+    t = current.mutate(_amount=record_text(current.record, params.amount_field).try_cast("float64"))
+    t = with_day_bounds(t, ("_day_start_us", "_day_end_us"), t.close_date, params.site_timezone)
+    finite = t._amount.notnull() & ~t._amount.isnan() & ~t._amount.isinf()
+    t = t.mutate(
+        amount=ibis.ifelse(finite, t._amount, ibis.null("float64")),
+        close_us=ibis.coalesce(t._day_end_us, t.close_us),
     )
+    return t.drop("_amount", "_day_start_us", "_day_end_us")
 
 
 def with_member_fields(current: ir.Table, params: BuildParams) -> ir.Table:
     """A response's moment when `FirstRespondedDate` is a day: the member's `CreatedDate`
     when it falls on that day in the site's time zone, else the day's start."""
-    responded_on = record_text(current.record, "FirstRespondedDate")
-    on_a_day = current.has_responded & responded_on.re_search(DATE).fill_null(False)
-    start = day_start_us(responded_on, params.site_timezone)
-    end = day_end_us(responded_on, params.site_timezone)
-    created_that_day = (current.created_us >= start) & (current.created_us <= end)
-    responded_us = ibis.ifelse(
-        on_a_day, ibis.ifelse(created_that_day, current.created_us, start), current.responded_us
+    t = current.mutate(
+        _responded_on=ibis.ifelse(
+            current.has_responded,
+            record_text(current.record, "FirstRespondedDate"),
+            ibis.null("string"),
+        )
     )
-    return current.mutate(
-        responded_us=responded_us,
-        responded_at=ibis.ifelse(on_a_day, timestamp_of(responded_us), current.responded_at),
+    t = with_day_bounds(t, ("_start", "_end"), t._responded_on, params.site_timezone)
+    created_that_day = (t.created_us >= t._start) & (t.created_us <= t._end)
+    t = t.mutate(
+        responded_us=ibis.ifelse(
+            t._start.isnull(),
+            t.responded_us,
+            ibis.ifelse(created_that_day, t.created_us, t._start),
+        )
     )
+    t = t.mutate(
+        responded_at=ibis.ifelse(t._start.isnull(), t.responded_at, timestamp_of(t.responded_us))
+    )
+    return t.drop("_responded_on", "_start", "_end")
 
 
 # The raw CRM tables with values read again from their records.

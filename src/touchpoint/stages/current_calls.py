@@ -27,7 +27,7 @@ import ibis
 import ibis.expr.types as ir
 
 from touchpoint.stages.params import BuildParams
-from touchpoint.stages.record_fields import record_text, time_us, timestamp_of
+from touchpoint.stages.record_fields import kept, record_text, timestamp_of, with_time_us
 
 CRM_SYSTEMS = ("salesforce",)
 _KEY = ("source_system", "call_id")
@@ -62,15 +62,26 @@ def with_task_fields(calls: ir.Table, params: BuildParams) -> ir.Table:
     visitor_id = ibis.null("string")
     if params.visitor_id_field:
         visitor_id = record_text(record, params.visitor_id_field)
-    called_us = time_us(record_text(record, "CreatedDate"))
+    call_time = ibis.null("string")
     if params.call_time_field:
-        called_us = ibis.coalesce(time_us(record_text(record, params.call_time_field)), called_us)
-    called_us = ibis.ifelse(is_task, ibis.coalesce(called_us, calls.called_us), calls.called_us)
-    return calls.mutate(
+        call_time = record_text(record, params.call_time_field)
+    t = calls.mutate(
         visitor_id=ibis.ifelse(is_task, visitor_id, calls.visitor_id),
-        called_us=called_us,
-        called_at=ibis.ifelse(is_task, timestamp_of(called_us), calls.called_at),
+        _created_text=ibis.ifelse(is_task, record_text(record, "CreatedDate"), ibis.null("string")),
+        _call_time_text=ibis.ifelse(is_task, call_time, ibis.null("string")),
     )
+    is_task = t.source_system.isin(CRM_SYSTEMS)
+    t = with_time_us(t, "_created_us", t._created_text)
+    t = with_time_us(t, "_call_time_us", t._call_time_text)
+    t = t.mutate(
+        called_us=kept(
+            ibis.ifelse(
+                is_task, ibis.coalesce(t._call_time_us, t._created_us, t.called_us), t.called_us
+            )
+        )
+    )
+    t = t.mutate(called_at=ibis.ifelse(is_task, timestamp_of(t.called_us), t.called_at))
+    return t.drop("_created_text", "_call_time_text", "_created_us", "_call_time_us")
 
 
 def task_links(calls: ir.Table) -> ir.Table:
@@ -162,10 +173,14 @@ def one_call_per_route(calls: ir.Table) -> ir.Table:
     return vendor_calls.union(own.select(*columns), distinct=False)
 
 
-def current_calls(raw_calls: ir.Table, params: BuildParams) -> ir.Table:
-    """One row per call: the latest version of each record, one call per vendor call."""
+def call_records(raw_calls: ir.Table, params: BuildParams) -> ir.Table:
+    """The latest version of each call record, its fields read with these settings."""
     latest = with_task_fields(latest_versions(raw_calls), params)
-    latest = latest.drop("record", "record_hash", "origin", "received_at")
+    return latest.drop("record", "record_hash", "origin", "received_at")
+
+
+def current_calls(records: ir.Table, _params: BuildParams) -> ir.Table:
+    """One row per call: one call per vendor call, from the `call_records` stage's rows."""
     # The version is bookkeeping; for vendors without a modification time it is the
     # arrival time, which must not reach the results (rebuilds stay identical).
-    return one_call_per_route(latest).drop("version_us")
+    return one_call_per_route(records).drop("version_us")

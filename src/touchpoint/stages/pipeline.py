@@ -27,7 +27,7 @@ from touchpoint.stages.attribution.markov import markov_credits, markov_transiti
 from touchpoint.stages.attribution.position_based import custom_model
 from touchpoint.stages.attribution.shapley import shapley_credits
 from touchpoint.stages.crm import current_records_of
-from touchpoint.stages.current_calls import current_calls
+from touchpoint.stages.current_calls import call_records, current_calls
 from touchpoint.stages.identity import (
     MAX_ROUNDS,
     changed_labels,
@@ -168,7 +168,9 @@ STAGES: tuple[Stage, ...] = (
     Stage("referrer_sources", ("raw_events",), _one_input(referrer_lookup), "scratch"),
     Stage("events", ("raw_events", "referrer_sources"), _events, "result"),
     Stage("sessions", ("events",), sessions, "result"),
-    Stage("current_calls", ("raw_calls",), current_calls, "scratch"),
+    # Kept on the way: `current_calls` reads these rows several times.
+    Stage("call_records", ("raw_calls",), call_records, "scratch"),
+    Stage("current_calls", ("call_records",), current_calls, "scratch"),
     Stage("calls", ("current_calls", "sessions", "events"), merge_calls, "result"),
     *(
         Stage(raw.removeprefix("raw_"), (raw,), current_records_of(raw), "published")

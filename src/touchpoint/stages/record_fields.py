@@ -60,7 +60,7 @@ def record_text(record: ir.StringValue, field: str) -> ir.StringValue:
 
 
 def _digits(text: ir.StringValue, start: int, length: int) -> ir.IntegerValue:
-    return text.substr(start, length).cast("int64")
+    return text.substr(start, length).try_cast("int64")
 
 
 def _days_from_civil(
@@ -80,40 +80,72 @@ def _in_range(us: ir.IntegerValue) -> ir.IntegerValue:
     return ibis.ifelse((us >= EARLIEST_US) & (us < LATEST_US), us, ibis.null("int64"))
 
 
-def time_us(text: ir.StringValue) -> ir.IntegerValue:
-    """Epoch microseconds of an RFC 3339 time or of epoch milliseconds, as the importers
-    read them; null for anything else (blank, epoch seconds, outside 1990-2199)."""
-    rfc3339 = ibis.ifelse(text.re_search(_RFC3339), text, ibis.null("string"))
-    days = _days_from_civil(_digits(rfc3339, 0, 4), _digits(rfc3339, 5, 2), _digits(rfc3339, 8, 2))
-    hours, minutes, seconds = (_digits(rfc3339, start, 2) for start in (11, 14, 17))
-    fraction = rfc3339.re_extract(_RFC3339, 2).substr(1).rpad(6, "0")
-    offset = rfc3339.re_extract(_RFC3339, 3)
-    offset_s = _digits(offset, 1, 2) * 3600 + offset.right(2).cast("int64") * 60
-    offset_s = ibis.ifelse(
-        offset == "Z", 0, ibis.ifelse(offset.startswith("-"), -offset_s, offset_s)
+@ibis.udf.scalar.builtin(name="coalesce")
+def kept(value: int) -> int:  # type: ignore[empty-body]
+    """The value itself (`coalesce` of one argument), computed once in its own step.
+
+    Ibis inlines a projection's expressions into every later use; a function call
+    stops that, so a value used many times is not computed many times.
+    """
+
+
+def with_time_us(table: ir.Table, name: str, text: ir.StringValue) -> ir.Table:
+    """`table` with column `name`: epoch microseconds of `text`, an RFC 3339 time or epoch
+    milliseconds as the importers read them; null for anything else (blank, epoch
+    seconds, outside 1990-2199)."""
+    t = table.mutate(_text=text)
+    valid = t._text.re_search(_RFC3339)
+    t = t.mutate(
+        _local_s=kept(
+            ibis.ifelse(
+                valid,
+                _days_from_civil(
+                    _digits(t._text, 0, 4), _digits(t._text, 5, 2), _digits(t._text, 8, 2)
+                )
+                * 86_400
+                + _digits(t._text, 11, 2) * 3600
+                + _digits(t._text, 14, 2) * 60
+                + _digits(t._text, 17, 2),
+                ibis.null("int64"),
+            )
+        ),
+        _fraction_us=kept(t._text.re_extract(_RFC3339, 2).substr(1).rpad(6, "0").try_cast("int64")),
+        _offset=t._text.re_extract(_RFC3339, 3),
+        _epoch_ms=kept(
+            ibis.ifelse(t._text.re_search(_EPOCH_MS), t._text, ibis.null("string")).try_cast(
+                "int64"
+            )
+        ),
     )
-    local_s = days * 86_400 + hours * 3600 + minutes * 60 + seconds
-    moment_us = (local_s - offset_s) * _US_PER_SECOND + fraction.cast("int64")
-    epoch_ms = ibis.ifelse(text.re_search(_EPOCH_MS), text, ibis.null("string"))
-    return _in_range(ibis.coalesce(moment_us, epoch_ms.cast("int64") * 1000))
+    offset_s = _digits(t._offset, 1, 2) * 3600 + t._offset.right(2).try_cast("int64") * 60
+    sign = ibis.ifelse(t._offset.startswith("-"), -1, 1)
+    t = t.mutate(_offset_s=kept(ibis.ifelse(t._offset == "Z", 0, sign * offset_s)))
+    moment = (t._local_s - t._offset_s) * _US_PER_SECOND + t._fraction_us
+    t = t.mutate(_us=kept(ibis.coalesce(moment, t._epoch_ms * 1000)))
+    t = t.mutate(**{name: _in_range(t._us)})
+    return t.drop("_text", "_local_s", "_fraction_us", "_offset", "_epoch_ms", "_offset_s", "_us")
 
 
-def day_start_us(date_text: ir.StringValue, zone: str) -> ir.IntegerValue:
-    """The first microsecond of a `YYYY-MM-DD` day in a time zone (null for other text)."""
-    local_midnight = _local_midnight_us(date_text, 0)
-    return _utc_us(local_midnight, zone)
-
-
-def day_end_us(date_text: ir.StringValue, zone: str) -> ir.IntegerValue:
-    """The last microsecond of a `YYYY-MM-DD` day in a time zone (null for other text)."""
-    next_midnight = _local_midnight_us(date_text, 1)
-    return _utc_us(next_midnight, zone) - 1
-
-
-def _local_midnight_us(date_text: ir.StringValue, days_later: int) -> ir.IntegerValue:
-    day = ibis.ifelse(date_text.re_search(DATE), date_text, ibis.null("string"))
-    days = _days_from_civil(_digits(day, 0, 4), _digits(day, 5, 2), _digits(day, 8, 2))
-    return (days + days_later) * _US_PER_DAY
+def with_day_bounds(
+    table: ir.Table, names: tuple[str, str], date_text: ir.StringValue, zone: str
+) -> ir.Table:
+    """`table` with columns `names`: the first and last microsecond of a `YYYY-MM-DD` day
+    in a time zone (null for other text)."""
+    t = table.mutate(_day=ibis.ifelse(date_text.re_search(DATE), date_text, ibis.null("string")))
+    t = t.mutate(
+        _midnight_us=_days_from_civil(
+            _digits(t._day, 0, 4), _digits(t._day, 5, 2), _digits(t._day, 8, 2)
+        )
+        * _US_PER_DAY
+    )
+    start, end = names
+    t = t.mutate(
+        **{
+            start: _utc_us(t._midnight_us, zone),
+            end: _utc_us(t._midnight_us + _US_PER_DAY, zone) - 1,
+        }
+    )
+    return t.drop("_day", "_midnight_us")
 
 
 def _utc_us(wall_clock_us: ir.IntegerValue, zone: str) -> ir.IntegerValue:
