@@ -8,17 +8,30 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from touchpoint import console
-from touchpoint.cli_group import EPILOG, Context, RootGroup, root
+from touchpoint.cli_group import (
+    EPILOG,
+    Delimiter,
+    Encoding,
+    JsonFlag,
+    Paths,
+    RootGroup,
+    StrictFlag,
+    command_context,
+    dialect_of,
+    one_of,
+    root,
+)
 from touchpoint.config import settings_markdown
 from touchpoint.errors import TouchpointError
 from touchpoint.schema import EXPORTABLE_TABLES
-from touchpoint.sources.files import Dialect, dialect
 from touchpoint.sources.vendors.files import VENDOR_FORMATS
 
 app = typer.Typer(
@@ -39,35 +52,19 @@ app.add_typer(sync_app, name="sync")
 app.callback()(root)  # --db, --config, -q and --version (touchpoint.cli_group)
 
 
-def _one_of(names: tuple[str, ...]) -> str:
-    """Choices as help text says them: "a, b or c"."""
-    return ", ".join(names[:-1]) + " or " + names[-1]
+def _run_import(
+    ctx: typer.Context, what: str, paths: list[Path], as_json: bool, run: Callable[..., Any]
+) -> None:
+    """One import with a progress bar by bytes, then its summary; exit 1 when it failed."""
+    from touchpoint.importers import total_bytes
 
-
-def _ctx(ctx: typer.Context) -> Context:
-    obj = ctx.find_root().obj
-    assert isinstance(obj, Context)
-    return obj
-
-
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print a JSON summary on stdout.")]
-StrictFlag = Annotated[
-    bool, typer.Option("--strict", help="Import nothing if any record is rejected.")
-]
-_PATHS_HELP = "Files (.gz too), directories (every file in them) or quoted globs to import."
-Paths = Annotated[list[Path], typer.Argument(help=_PATHS_HELP, show_default=False)]
-_DELIMITER_HELP = "CSV delimiter: , ; tab or | [default: detected from the header]."
-Delimiter = Annotated[str | None, typer.Option(help=_DELIMITER_HELP, show_default=False)]
-_ENCODING_HELP = "cp1252, latin-1, utf-16, ... [default: utf-8; a byte-order mark is detected]."
-Encoding = Annotated[str | None, typer.Option(help=_ENCODING_HELP, show_default=False)]
-
-
-def _dialect(delimiter: str | None, encoding: str | None) -> Dialect:
-    """`--delimiter` and `--encoding` as a `Dialect`; a bad value is a usage error."""
-    try:
-        return dialect(delimiter, encoding)
-    except TouchpointError as exc:
-        raise typer.BadParameter(str(exc)) from None
+    c = command_context(ctx)
+    settings = c.settings()
+    with console.byte_progress(f"importing {what}", total_bytes(paths), c.quiet or as_json) as step:
+        result = run(settings, paths, on_bytes=step)
+    console.import_summary(result, quiet=c.quiet, as_json=as_json)
+    if result.failed:
+        raise typer.Exit(1)
 
 
 @import_app.command("events")
@@ -84,15 +81,16 @@ def import_events_command(
     encoding: Encoding = None,
 ) -> None:
     """Import web events (NDJSON, CSV or Parquet)."""
-    from touchpoint.importers import import_events, total_bytes
+    from touchpoint.importers import import_events
 
-    c = _ctx(ctx)
-    settings = c.settings()
-    with console.byte_progress("importing events", total_bytes(paths), c.quiet or as_json) as step:
-        result = import_events(settings, paths, fmt, strict, step, _dialect(delimiter, encoding))
-    console.import_summary(result, quiet=c.quiet, as_json=as_json)
-    if result.failed:
-        raise typer.Exit(1)
+    dialect = dialect_of(delimiter, encoding)
+    _run_import(
+        ctx,
+        "events",
+        paths,
+        as_json,
+        partial(import_events, fmt=fmt, strict=strict, dialect=dialect),
+    )
 
 
 @import_app.command("calls")
@@ -103,7 +101,7 @@ def import_calls_command(
         str,
         typer.Option(
             "--format",
-            help=f"{_one_of(('salesforce-csv', 'salesforce-json', *VENDOR_FORMATS))}.",
+            help=f"{one_of(('salesforce-csv', 'salesforce-json', *VENDOR_FORMATS))}.",
             show_default=False,
         ),
     ],
@@ -113,15 +111,12 @@ def import_calls_command(
     encoding: Encoding = None,
 ) -> None:
     """Import call records."""
-    from touchpoint.importers import import_calls, total_bytes
+    from touchpoint.importers import import_calls
 
-    c = _ctx(ctx)
-    settings = c.settings()
-    with console.byte_progress("importing calls", total_bytes(paths), c.quiet or as_json) as step:
-        result = import_calls(settings, paths, fmt, strict, step, _dialect(delimiter, encoding))
-    console.import_summary(result, quiet=c.quiet, as_json=as_json)
-    if result.failed:
-        raise typer.Exit(1)
+    dialect = dialect_of(delimiter, encoding)
+    _run_import(
+        ctx, "calls", paths, as_json, partial(import_calls, fmt=fmt, strict=strict, dialect=dialect)
+    )
 
 
 @import_app.command("crm")
@@ -142,15 +137,12 @@ def import_crm_command(
     encoding: Encoding = None,
 ) -> None:
     """Import Salesforce CRM exports (CSV with API names)."""
-    from touchpoint.importers import import_crm, total_bytes
+    from touchpoint.importers import import_crm
 
-    c = _ctx(ctx)
-    settings = c.settings()
-    with console.byte_progress(f"importing {kind}", total_bytes(paths), c.quiet or as_json) as step:
-        result = import_crm(settings, paths, kind, strict, step, _dialect(delimiter, encoding))
-    console.import_summary(result, quiet=c.quiet, as_json=as_json)
-    if result.failed:
-        raise typer.Exit(1)
+    dialect = dialect_of(delimiter, encoding)
+    _run_import(
+        ctx, kind, paths, as_json, partial(import_crm, kind=kind, strict=strict, dialect=dialect)
+    )
 
 
 @app.command("build")
@@ -164,7 +156,7 @@ def build_command(
     """Run every stage and publish the results atomically."""
     from touchpoint.build.build import build, build_steps
 
-    c = _ctx(ctx)
+    c = command_context(ctx)
     with console.stage_progress(c.quiet or as_json, build_steps(engine)) as on_stage:
         result = build(c.settings(), on_stage, engine)
     console.build_summary(result, quiet=c.quiet, as_json=as_json)
@@ -181,7 +173,7 @@ def sync_salesforce_command(
     """Download Tasks and CRM records changed since the last sync (Salesforce REST API)."""
     from touchpoint.sync.salesforce import sync_salesforce
 
-    c = _ctx(ctx)
+    c = command_context(ctx)
     with console.sync_progress(quiet=c.quiet or as_json) as on_page:
         result = sync_salesforce(c.settings(), on_page=on_page, full=full)
     console.sync_summary(result, quiet=c.quiet, as_json=as_json)
@@ -197,7 +189,7 @@ def sync_calls_command(
     from touchpoint.sync.feeds import CALL_FEEDS
     from touchpoint.sync.vendor_calls import sync_calls
 
-    c, feed = _ctx(ctx), CALL_FEEDS[str(ctx.info_name)]
+    c, feed = command_context(ctx), CALL_FEEDS[str(ctx.info_name)]
     with console.sync_progress(quiet=c.quiet or as_json) as on_page:
         result = sync_calls(c.settings(), feed, on_page=on_page, full=full)
     console.vendor_sync_summary(result, quiet=c.quiet, as_json=as_json)
@@ -209,9 +201,7 @@ _EXPORT_FORMAT_HELP = "csv, json or parquet [default: by -o's extension, else cs
 @app.command("export")
 def export_command(
     ctx: typer.Context,
-    table: Annotated[
-        str, typer.Argument(help=f"{_one_of(EXPORTABLE_TABLES)}.", show_default=False)
-    ],
+    table: Annotated[str, typer.Argument(help=f"{one_of(EXPORTABLE_TABLES)}.", show_default=False)],
     fmt: Annotated[str | None, typer.Option("--format", help=_EXPORT_FORMAT_HELP)] = None,
     output: Annotated[
         Path | None, typer.Option("-o", "--output", help="Write here instead of stdout.")
@@ -220,7 +210,7 @@ def export_command(
     """Write a table (results, CRM records, people, raw imports), values verbatim."""
     from touchpoint.report.export import export_format, export_table
 
-    c = _ctx(ctx)
+    c = command_context(ctx)
     rows = export_table(c.settings(), table, export_format(fmt, output), output)
     if output is not None and not c.quiet:
         console.note(f"wrote {rows:,} {table} rows to {output}")
@@ -253,7 +243,7 @@ def explain_call_command(
     """Why a call merged with a web session, or why not."""
     from touchpoint.report.explain import explain_call
 
-    c = _ctx(ctx)
+    c = command_context(ctx)
     for explanation in explain_call(c.settings(), call_id):
         typer.echo(explanation.as_json() if as_json else explanation.text)
 
@@ -290,7 +280,7 @@ def report_command(
     from touchpoint.report.period import Period
     from touchpoint.report.reader import read_report
 
-    c = _ctx(ctx)
+    c = command_context(ctx)
     settings = c.settings()
     period = Period.of(from_day, to_day)
     report = read_report(settings, model, weeks=weeks, person=person, period=period)
@@ -320,7 +310,7 @@ def serve_command(
     """Serve the tracking snippet and collect events (never writes the store)."""
     from touchpoint.serve import serve
 
-    c = _ctx(ctx)
+    c = command_context(ctx)
     serve(c.settings(), host, port, say=console.note)
 
 
@@ -338,7 +328,7 @@ def settings_command(
     if markdown:
         typer.echo(settings_markdown())
         return
-    c = _ctx(ctx)
+    c = command_context(ctx)
     settings, origins = c.settings(), c.origins()
     if as_json:
         typer.echo(console.settings_json(settings, origins))
@@ -367,7 +357,7 @@ def demo_command(
     from touchpoint.demo.run import run_demo
     from touchpoint.demo.summary import print_summary
 
-    c = _ctx(ctx)
+    c = command_context(ctx)
     quiet, serving = c.quiet or as_json, not (no_serve or as_json)
     run = run_demo(c.db, c.config, visitors=visitors, seed=seed, progress=console.Bars(quiet))
     if not quiet:

@@ -1,4 +1,5 @@
-"""The root of the CLI: its options (anywhere on the line), `--version`, help as written.
+"""The root of the CLI: its options (anywhere on the line), `--version`, help as written,
+and the options several commands share.
 
 `touchpoint export calls --db other.duckdb` means what `touchpoint --db other.duckdb
 export calls` does: the root's own options (`--db`, `--config`, `-q`, ...) are taken
@@ -17,6 +18,8 @@ from typer.core import TyperGroup
 
 from touchpoint import __version__
 from touchpoint.config import Origin, Settings, load_settings, settings_origins
+from touchpoint.errors import TouchpointError
+from touchpoint.sources.files import Dialect, dialect
 
 
 class Context:
@@ -130,3 +133,38 @@ class RootGroup(TyperGroup):
             for name in (*param.opts, *param.secondary_opts)
         }
         return super().parse_args(ctx, hoist_options(args, options))
+
+
+# What several commands share: their options and how they find the root's Context.
+
+
+def one_of(names: tuple[str, ...]) -> str:
+    """Choices as help text says them: "a, b or c"."""
+    return ", ".join(names[:-1]) + " or " + names[-1]
+
+
+def command_context(ctx: typer.Context) -> Context:
+    """The root's `Context`, from any command."""
+    obj = ctx.find_root().obj
+    assert isinstance(obj, Context)
+    return obj
+
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print a JSON summary on stdout.")]
+StrictFlag = Annotated[
+    bool, typer.Option("--strict", help="Import nothing if any record is rejected.")
+]
+_PATHS_HELP = "Files (.gz too), directories (every file in them) or quoted globs to import."
+Paths = Annotated[list[Path], typer.Argument(help=_PATHS_HELP, show_default=False)]
+_DELIMITER_HELP = "CSV delimiter: , ; tab or | [default: detected from the header]."
+Delimiter = Annotated[str | None, typer.Option(help=_DELIMITER_HELP, show_default=False)]
+_ENCODING_HELP = "cp1252, latin-1, utf-16, ... [default: utf-8; a byte-order mark is detected]."
+Encoding = Annotated[str | None, typer.Option(help=_ENCODING_HELP, show_default=False)]
+
+
+def dialect_of(delimiter: str | None, encoding: str | None) -> Dialect:
+    """`--delimiter` and `--encoding` as a `Dialect`; a bad value is a usage error."""
+    try:
+        return dialect(delimiter, encoding)
+    except TouchpointError as exc:
+        raise typer.BadParameter(str(exc)) from None
