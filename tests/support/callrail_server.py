@@ -36,10 +36,14 @@ LEGACY_FIELDS = {
 WEBHOOK_ONLY = {"resource_id", "person_resource_id", "custom"}
 # The call object's fields: the post-call webhook's, less what only webhooks add, and
 # `source`, the marketing source CallRail documents (absent from that fixture).
-API_FIELDS = {
-    *json.loads((VENDOR_FIXTURES / "callrail-post-call.json").read_text()),
-    "source",
-} - LEGACY_FIELDS - WEBHOOK_ONLY
+API_FIELDS = (
+    {
+        *json.loads((VENDOR_FIXTURES / "callrail-post-call.json").read_text()),
+        "source",
+    }
+    - LEGACY_FIELDS
+    - WEBHOOK_ONLY
+)
 
 
 def call_of_webhook(body: dict[str, Any]) -> dict[str, Any]:
