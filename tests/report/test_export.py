@@ -144,3 +144,25 @@ def test_a_raw_table_before_any_import_is_one_line(cli):
     result = cli("export", "raw_calls")
     assert result.code == 1
     assert result.stderr.strip() == "error: nothing has been imported into touchpoint.duckdb yet"
+
+
+def test_calls_end_with_their_touchpoints_channel_and_the_vendors_attribution(report_world):
+    calls = _csv(run_touchpoint(report_world, "export", "calls").stdout)
+    assert list(calls[0])[-5:] == [
+        "channel",
+        "campaign",
+        "vendor_source",
+        "vendor_medium",
+        "vendor_campaign",
+    ]
+    touchpoints = {
+        t["touchpoint_id"]: t
+        for t in _csv(run_touchpoint(report_world, "export", "touchpoints").stdout)
+    }
+    with_touchpoint = [c for c in calls if c["touchpoint_id"]]
+    assert with_touchpoint and any(c["outcome"] == "merged" for c in with_touchpoint)
+    for call in calls:
+        touchpoint = touchpoints.get(call["touchpoint_id"], {})
+        assert call["channel"] == touchpoint.get("channel", ""), call["call_id"]
+        assert call["campaign"] == touchpoint.get("campaign", ""), call["call_id"]
+    assert any(c["vendor_source"] for c in calls)  # the demo's vendors record their source

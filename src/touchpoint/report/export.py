@@ -53,7 +53,18 @@ ORDER_BY = {
 EXTRA_COLUMNS: dict[str, tuple[str, ...]] = {
     "events": ("session_id", "source", "medium", "utm_campaign", "click_id", "title", "email"),
     "sessions": ("event_count",),
-    "calls": ("subject", "who_id", "what_id", "call_type"),
+    # DESIGN §11: the touchpoint's channel and campaign, then the vendor's own attribution.
+    "calls": (
+        "subject",
+        "who_id",
+        "what_id",
+        "call_type",
+        "channel",
+        "campaign",
+        "vendor_source",
+        "vendor_medium",
+        "vendor_campaign",
+    ),
     "touchpoints": ("conversion_kind",),
     "attribution": ("is_closed", "is_won"),
     "rejects": ("kind",),
@@ -131,8 +142,14 @@ def export_table(settings: Settings, table: str, fmt: str, output: Path | None) 
 
 
 def _relation(table: str) -> str:
-    """What to select from: the table, or for leads and opportunities the table with the
-    channel each model credits most (the largest summed weight; ties by channel name)."""
+    """What to select from: the table; calls with their touchpoint's channel and campaign;
+    leads and opportunities with the channel each model credits most (the largest summed
+    weight; ties by channel name)."""
+    if table == "calls":
+        return """(
+            SELECT c.*, t.channel, t.campaign FROM calls AS c
+            LEFT JOIN touchpoints AS t ON t.touchpoint_id = c.touchpoint_id
+        ) AS calls"""
     if table not in CREDITED:
         return table
     kind, models = CREDITED[table]
