@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -98,3 +99,16 @@ def report_world(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from support.report_world import build_world
 
     return build_world(tmp_path_factory.mktemp("report-world"))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Give every test its own node id: schemathesis names each API operation's test
+    `test_x[GET /api/...]` but leaves them one node id, and pytest-xdist schedules by node
+    id, so without this two workers would run only one operation of fifteen."""
+    counts = Counter(item.nodeid for item in items)
+    for item in items:
+        if counts[item.nodeid] > 1 and item.parent is not None:
+            if hasattr(item, "_id"):  # pytest 9 keeps a structured id
+                item._id = item.parent.id.child(item.name)
+            else:
+                item._nodeid = f"{item.parent.nodeid}::{item.name}"
