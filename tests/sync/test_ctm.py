@@ -131,5 +131,7 @@ def test_a_call_by_webhook_and_by_api_is_one_call(cli, workdir: Path, api: CtmAp
     configure(workdir, api)
     assert json.loads(cli("sync", "ctm", "--json").stdout)["new"] == 1
     assert cli("build").code == 0
-    calls = [json.loads(line) for line in cli("export", "calls", "--format", "json").stdout.split()]
+    calls = [
+        json.loads(line) for line in cli("export", "calls", "--format", "json").stdout.splitlines()
+    ]
     assert [(c["source_system"], c["call_id"]) for c in calls] == [("ctm", str(webhook["id"]))]
