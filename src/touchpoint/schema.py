@@ -75,6 +75,19 @@ RAW_CALLS = pa.schema(
         # lower-case, as enrich.host_of gives them): the stage classifies referrers.
         ("vendor_referrer_host", pa.string()),
         ("vendor_landing_host", pa.string()),
+        # DESIGN §12: what the source says the record is and how the call went.
+        ("kind", pa.string()),  # call, text, form
+        ("direction", pa.string()),  # inbound, outbound
+        ("status", pa.string()),  # answered, missed, voicemail, abandoned, busy, failed
+        ("first_time_caller", pa.bool_()),
+        ("value", pa.float64()),
+        ("lead_status", pa.string()),
+        ("tags", pa.string()),  # comma joined
+        ("spam", pa.bool_()),
+        # The numbers as the source wrote them: the build makes them E.164 with
+        # `[phone] default_region` (DESIGN §11).
+        ("caller_number_raw", pa.string()),
+        ("tracking_number_raw", pa.string()),
     ]
 )
 
@@ -286,7 +299,25 @@ CALL_BINDING_COLUMNS = (
     "touchpoint_id",
     "attribution_basis",
 )
-CALL_COLUMNS = (*CALL_RECORD_COLUMNS, *CALL_BINDING_COLUMNS)
+# DESIGN §12, at the end: what the source says about the call ...
+CALL_VENDOR_COLUMNS = (
+    "kind",
+    "direction",
+    "status",
+    "first_time_caller",
+    "value",
+    "lead_status",
+    "tags",
+    "spam",
+)
+# ... and whether it counts under the `[calls]` rules.
+CALL_QUALIFICATION_COLUMNS = ("qualified", "disqualified_reason")
+CALL_COLUMNS = (
+    *CALL_RECORD_COLUMNS,
+    *CALL_BINDING_COLUMNS,
+    *CALL_VENDOR_COLUMNS,
+    *CALL_QUALIFICATION_COLUMNS,
+)
 TOUCHPOINT_COLUMNS = (
     "touchpoint_id",
     "person_id",

@@ -110,4 +110,6 @@ def merge_calls(
             (merged.outcome == NO_VISITOR_ID, ibis.null("string")),
             else_=standalone_basis,
         ),
+        qualified=ibis.literal(True),
+        disqualified_reason=ibis.null("string"),
     )

@@ -43,6 +43,15 @@ class VendorCall:
     call_type: str | None = None  # the direction: inbound, outbound
     activity_type: str | None = None
     attribution: Attribution = field(default_factory=Attribution)
+    # DESIGN §12: what the record is and how the call went, in touchpoint's terms.
+    kind: str = "call"  # call, text, form
+    direction: str | None = None  # inbound, outbound
+    status: str | None = None  # answered, missed, voicemail, abandoned, busy, failed
+    first_time_caller: bool | None = None
+    value: float | None = None
+    lead_status: str | None = None
+    tags: tuple[str, ...] = ()
+    spam: bool | None = None
 
 
 def record_json(record: Any) -> str:
@@ -78,6 +87,16 @@ def call_row(call: VendorCall, record: Any, settings: Settings) -> dict[str, Any
         "is_deleted": False,
         "version_us": call.version_us,
         **attribution_columns(call.attribution),
+        "kind": call.kind,
+        "direction": call.direction,
+        "status": call.status,
+        "first_time_caller": call.first_time_caller,
+        "value": call.value,
+        "lead_status": call.lead_status,
+        "tags": ",".join(call.tags) or None,
+        "spam": call.spam,
+        "caller_number_raw": call.caller_number,
+        "tracking_number_raw": call.tracking_number,
         "record": record_json(record),
         "record_hash": stable_hash(
             call.source_system, json.dumps(record, sort_keys=True, default=str)
