@@ -213,7 +213,7 @@ def test_invoca_needs_the_token_in_its_url(client, server):
 
 
 def test_records_that_are_not_calls_are_skipped(client, server):
-    body = json.dumps(ctm_call(3100000002, direction="form")).encode()
+    body = json.dumps(ctm_call(3100000002, direction="chat")).encode()
     before = len(stored(server))
     answer = client.post("/webhooks/ctm", content=body, headers=ctm_headers(body))
     assert (answer.status_code, answer.json()) == (200, {"stored": 0, "skipped": 1})

@@ -82,7 +82,7 @@ def test_ctm_calls_round_trip(vendor_world) -> None:
     assert second["visitor_id"] == "e61b0a9f2c7d4b3a8e5f1c2d3b4a5968"
     no_visitor = vendor_world["2150390077"]
     assert (no_visitor["visitor_id"], no_visitor["outcome"]) == (None, "no_visitor_id")
-    assert "2150381200" not in vendor_world  # a form, not a call
+    assert vendor_world["2150381200"]["kind"] == "form"  # a form lands as one (DESIGN §12)
 
 
 def test_callrail_calls_round_trip(vendor_world) -> None:
@@ -134,7 +134,7 @@ def test_reimporting_vendor_files_changes_nothing(cli, workdir: Path) -> None:
     again = cli("import", "calls", "ctm-calls.json", "--format", "ctm", "--json")
     assert again.code == 0, again.stderr
     summary = json.loads(again.stdout)
-    assert (summary["new"], summary["already_present"], summary["rejected"]) == (0, 3, 0)
+    assert (summary["new"], summary["already_present"], summary["rejected"]) == (0, 4, 0)
 
 
 def test_bad_vendor_records_are_rejected_with_reasons_and_the_rest_land(cli, workdir: Path):

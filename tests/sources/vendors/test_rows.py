@@ -75,12 +75,14 @@ def test_ctm_called_at_without_offset_is_rejected(settings) -> None:
         ctm_row({"id": 1, "called_at": "2012-08-17 10:24 AM"}, settings, RECEIVED_US)
 
 
-def test_ctm_forms_and_texts_are_not_calls(settings) -> None:
-    form = CTM.records(fixture("ctm-calls.json"))[2]
+def test_ctm_forms_and_texts_land_as_their_kind_and_chats_are_skipped(settings) -> None:
+    form = ctm_row(CTM.records(fixture("ctm-calls.json"))[2], settings, RECEIVED_US)
+    assert (form["kind"], form["direction"], form["duration_s"]) == ("form", "inbound", None)
+    assert form["caller_number"] == "+16175550123"
+    text = ctm_row({"id": 9, "unix_time": 1768842000, "direction": "msg_inbound"}, settings, 0)
+    assert (text["kind"], text["direction"], text["status"]) == ("text", "inbound", None)
     with pytest.raises(NotACall):
-        ctm_row(form, settings, RECEIVED_US)
-    with pytest.raises(NotACall):
-        ctm_row({"id": 9, "unix_time": 1768842000, "direction": "msg_inbound"}, settings, 0)
+        ctm_row({"id": 10, "unix_time": 1768842000, "direction": "chat"}, settings, 0)
 
 
 def test_ctm_visitor_id_fields_come_from_settings(workdir, monkeypatch) -> None:
@@ -268,7 +270,7 @@ def test_webhook_bodies_as_the_endpoints_will_see_them(settings) -> None:
     assert again.rows[0]["version_us"] > first.rows[0]["version_us"]
     form = (FIXTURES / "ctm-calls.json").read_bytes()
     ctm = webhook_rows("ctm", form, settings, RECEIVED_US)
-    assert (len(ctm.rows), len(ctm.skipped), ctm.rejected) == (3, 1, [])
+    assert (len(ctm.rows), len(ctm.skipped), ctm.rejected) == (4, 0, [])  # one is a form
     twilio = webhook_rows(
         "twilio", (FIXTURES / "twilio-status-completed.form").read_bytes(), settings, RECEIVED_US
     )

@@ -1,14 +1,21 @@
-"""CallRail calls (DESIGN §7), as its post-call and call-modified webhooks send them.
+"""CallRail calls, texts and forms (DESIGN §7, §12), as its webhooks and API v3 send them.
 
 The call object of CallRail's API v3: `resource_id` (`CAL…`) or, in older
 payloads, only a numeric `id`; `start_time` with its UTC offset;
-`customer_phone_number`, `tracking_phone_number`, `duration`, `direction`; the
-visit (`utm_*`, `gclid`, `fbclid`, `msclkid`, `landing_page_url`,
-`referring_url`, `referrer_domain`, `source_name`). Booleans and numbers may
-arrive as strings or empty strings (`"duration": "13"`, `"answered": ""`).
-Webhooks also repeat the legacy flat fields (`callernum`, `trackingnum`,
-`datetime` in UTC, `landingpage`, `referrer`, `callsource`): they are read when
-the current field is missing.
+`customer_phone_number`, `tracking_phone_number`, `duration`, `direction`; how
+it went (`answered`, `voicemail`, `call_type`, `first_call`, `value`,
+`lead_status`, `tags`, `spam`); the visit (`source`, `utm_*`, `gclid`, `fbclid`,
+`msclkid`, `landing_page_url`, `referring_url`, `referrer_domain`). `source_name`
+is the tracking number's name, not the marketing source, and is not read.
+Booleans and numbers may arrive as strings or empty strings (`"duration":
+"13"`, `"answered": ""`). Webhooks also repeat the legacy flat fields
+(`callernum`, `trackingnum`, `datetime` in UTC, `landingpage`, `referrer`,
+`callsource`): they are read when the current field is missing.
+
+The Text Message Received / Sent webhooks (`source_number`,
+`destination_number`, `content`, `conversation_id`) become `kind = text`, the
+Form Submission webhook (`form_data`, `submitted_at`, `first_form`) `kind =
+form`; neither has a duration.
 
 The call-modified webhook sends the whole call again; the version is the time
 touchpoint received it, so the later delivery wins and a redelivery (the same
@@ -25,11 +32,13 @@ from typing import Any
 from touchpoint.config import Settings
 from touchpoint.sources.records import RecordError, parse_time
 from touchpoint.sources.vendors.attribution import Attribution, click_id_in
+from touchpoint.sources.vendors.call_facts import direction_of, money, status_of, tag_names
 from touchpoint.sources.vendors.calls import VendorCall, call_row
 from touchpoint.sources.vendors.fields import (
     call_id,
     first_text,
     first_visitor_id,
+    flag,
     text,
     timestamp_us,
     whole_seconds,
@@ -61,13 +70,41 @@ def callrail_called_us(record: Mapping[str, Any]) -> int:
     raise RecordError("missing required field start_time")
 
 
-def callrail_row(record: Any, settings: Settings, received_us: int) -> dict[str, Any]:
-    """The raw-calls row of one CallRail call; `RecordError` otherwise."""
-    if not isinstance(record, Mapping):
-        raise RecordError("a CallRail call must be a JSON object")
-    identity, other_id = callrail_ids(record)
+def callrail_kind(record: Mapping[str, Any]) -> str:
+    """`form` (a Form Submission), `text` (a Text Message webhook) or `call`."""
+    if "form_data" in record or text(record.get("submitted_at")) is not None:
+        return "form"
+    if text(record.get("content")) is not None and (
+        "source_number" in record or "destination_number" in record or "conversation_id" in record
+    ):
+        return "text"
+    return "call"
+
+
+def _text_time_us(record: Mapping[str, Any]) -> int:
+    """A text's own time: `created_at` (API) or the webhook's `timestamp` of the message."""
+    for name in ("created_at", "sent_at", "timestamp"):
+        if text(record.get(name)) is not None:
+            return parse_time(record[name], name)
+    raise RecordError("missing required field timestamp (the text message's time)")
+
+
+def _call_status(record: Mapping[str, Any]) -> str | None:
+    """answered / voicemail / missed / abandoned from `voicemail`, `answered`, `call_type`."""
+    if flag(record.get("voicemail")):
+        return "voicemail"
+    answered = flag(record.get("answered"))
+    if answered:
+        return "answered"
+    said = status_of(record.get("call_type"))
+    if answered is False:  # not answered: what call_type says, or missed
+        return said if said not in (None, "answered") else "missed"
+    return said
+
+
+def _attribution(record: Mapping[str, Any]) -> Attribution:
     click_id, click_param = click_id_in(record)
-    said = Attribution(
+    return Attribution(
         source=first_text(record, "utm_source"),
         medium=first_text(record, "utm_medium", "medium", "referrermedium"),
         campaign=first_text(record, "utm_campaign", "campaign"),
@@ -77,20 +114,62 @@ def callrail_row(record: Any, settings: Settings, received_us: int) -> dict[str,
         click_id_param=click_param,
         landing_page=first_text(record, "landing_page_url", "landingpage"),
         referrer=first_text(record, "referring_url", "referrer_domain", "referrer"),
-        label=first_text(record, "source_name", "source", "callsource"),
+        # The marketing source; `source_name` is the tracking number's name.
+        label=first_text(record, "source", "callsource"),
     )
+
+
+def _text_numbers(record: Mapping[str, Any], direction: str) -> tuple[str | None, str | None]:
+    """(customer, tracking number) of a text: the sender of a received one is the customer."""
+    sender, to = text(record.get("source_number")), text(record.get("destination_number"))
+    customer, tracking = (to, sender) if direction == "outbound" else (sender, to)
+    return (
+        customer or first_text(record, "customer_phone_number"),
+        tracking or first_text(record, "tracking_phone_number"),
+    )
+
+
+def callrail_row(record: Any, settings: Settings, received_us: int) -> dict[str, Any]:
+    """The raw-calls row of one CallRail call, text or form; `RecordError` otherwise."""
+    if not isinstance(record, Mapping):
+        raise RecordError("a CallRail call must be a JSON object")
+    kind = callrail_kind(record)
+    if kind == "form":
+        identity, other_id = call_id(record.get("id") or record.get("resource_id"), "id"), None
+        called_us = parse_time(record.get("submitted_at"), "submitted_at")
+    else:
+        identity, other_id = callrail_ids(record)
+        called_us = _text_time_us(record) if kind == "text" else callrail_called_us(record)
+    direction = direction_of(record.get("direction"))
+    if direction is None and kind == "text":
+        direction = "outbound" if text(record.get("agent")) else "inbound"
+    if direction is None:
+        direction = "outbound" if text(record.get("call_type")) == "outbound" else None
+    if kind == "text":
+        caller, tracking = _text_numbers(record, direction or "inbound")
+    else:
+        caller = first_text(record, "customer_phone_number", "callernum")
+        tracking = first_text(record, "tracking_phone_number", "trackingnum")
     call = VendorCall(
         source_system=SOURCE_SYSTEM,
         call_id=identity,
         external_id=other_id,
-        called_us=callrail_called_us(record),
+        called_us=called_us,
         version_us=received_us,
         visitor_id=first_visitor_id(record, settings.vendors.callrail_visitor_id_fields),
-        caller_number=first_text(record, "customer_phone_number", "callernum"),
-        tracking_number=first_text(record, "tracking_phone_number", "trackingnum"),
-        duration_s=whole_seconds(record.get("duration"), "duration"),
+        caller_number=caller,
+        tracking_number=tracking,
+        duration_s=whole_seconds(record.get("duration"), "duration") if kind == "call" else None,
         call_type=(text(record.get("direction")) or "").lower() or None,
-        attribution=said,
+        attribution=_attribution(record),
+        kind=kind,
+        direction=direction or ("inbound" if kind == "form" else None),
+        status=_call_status(record) if kind == "call" else None,
+        first_time_caller=flag(record.get("first_form" if kind == "form" else "first_call")),
+        value=money(record.get("value")),
+        lead_status=text(record.get("lead_status")),
+        tags=tag_names(record.get("tags")) or tag_names(record.get("tag")),
+        spam=flag(record.get("spam")),
     )
     return call_row(call, record, settings)
 

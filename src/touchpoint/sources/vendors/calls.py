@@ -4,9 +4,10 @@ Each vendor module (`ctm`, `callrail`, `invoca`, `twilio`, `calls_csv`) reads it
 own field names into a `VendorCall` (with the readers of `fields`); `call_row`
 turns that into the row, the same way for all of them: text trimmed, numbers
 E.164, the visitor id checked, and what the vendor knows about the visit
-(`attribution.Attribution`) completed from its landing page URL. A record that cannot be a call raises `RecordError` (a reject) or
-`NotACall` (a form, a text message, an Invoca signal: skipped, not an error);
-there is never a partial row.
+(`attribution.Attribution`) completed from its landing page URL. Texts and
+forms are rows too, with `kind` `text` or `form` (DESIGN §12). A record that
+cannot be a call raises `RecordError` (a reject) or `NotACall` (a chat, an
+email, an Invoca signal: skipped, not an error); there is never a partial row.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from touchpoint.sources.vendors.fields import is_utf8
 
 
 class NotACall(Exception):
-    """A valid vendor record that is not a phone call (a form, a text, a signal): skipped."""
+    """A valid vendor record that is no call, text or form (a chat, a signal): skipped."""
 
 
 @dataclass(frozen=True)

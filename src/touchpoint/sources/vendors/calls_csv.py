@@ -6,7 +6,10 @@ epoch milliseconds) are required; `source_system` (default `calls-csv`),
 `tracking_number`, `duration_s` are read when present, and so are what the
 system knows about the visit: `utm_source`, `utm_medium`, `utm_campaign`,
 `utm_content`, `utm_term`, `gclid` (or another click id), `landing_page`,
-`referrer`. The columns `build` adds (`outcome`, `session_id`, ...) are ignored,
+`referrer`, and how the call went (DESIGN §12): `kind` (call, text, form),
+`direction`, `status`, `first_time_caller`, `value`, `lead_status`, `tags`
+(comma joined), `spam`. The columns `build` adds (`outcome`, `session_id`,
+`qualified`, ...) are ignored,
 so a `touchpoint export calls` file imports again. `updated_at` orders versions
 of a call; without it, the row received last wins.
 
@@ -19,12 +22,25 @@ from collections.abc import Mapping
 from typing import Any
 
 from touchpoint.config import Settings
-from touchpoint.schema import CALL_BINDING_COLUMNS, CALL_RECORD_COLUMNS
+from touchpoint.schema import (
+    CALL_BINDING_COLUMNS,
+    CALL_QUALIFICATION_COLUMNS,
+    CALL_RECORD_COLUMNS,
+    CALL_VENDOR_COLUMNS,
+)
 from touchpoint.sources.records import RecordError, parse_time
 from touchpoint.sources.urls import UTM_PARAMS
 from touchpoint.sources.vendors.attribution import CLICK_ID_FIELDS, Attribution, click_id_in
+from touchpoint.sources.vendors.call_facts import KINDS, direction_of, money, status_of, tag_names
 from touchpoint.sources.vendors.calls import VendorCall, call_row
-from touchpoint.sources.vendors.fields import call_id, first_text, text, visitor_id, whole_seconds
+from touchpoint.sources.vendors.fields import (
+    call_id,
+    first_text,
+    flag,
+    text,
+    visitor_id,
+    whole_seconds,
+)
 from touchpoint.sources.vendors.vendor import CallFile, Vendor, VisitorIds
 
 DEFAULT_SOURCE_SYSTEM = "calls-csv"
@@ -36,9 +52,10 @@ READ_COLUMNS = (
     "landing_page",
     "referrer",
     *CLICK_ID_FIELDS,
+    *CALL_VENDOR_COLUMNS,
 )
 # What `build` adds to the calls table: present in an export, not input.
-OUTPUT_ONLY = CALL_BINDING_COLUMNS
+OUTPUT_ONLY = (*CALL_BINDING_COLUMNS, *CALL_QUALIFICATION_COLUMNS)
 KNOWN_COLUMNS = frozenset((*READ_COLUMNS, *OUTPUT_ONLY))
 
 
@@ -77,8 +94,24 @@ def calls_csv_row(record: Any, settings: Settings, received_us: int) -> dict[str
         call_type=text(record.get("call_type")),
         activity_type=text(record.get("activity_type")),
         attribution=said,
+        kind=_kind(record),
+        direction=direction_of(record.get("direction")) or direction_of(record.get("call_type")),
+        status=status_of(record.get("status")),
+        first_time_caller=flag(record.get("first_time_caller")),
+        value=money(record.get("value")),
+        lead_status=text(record.get("lead_status")),
+        tags=tag_names(record.get("tags")),
+        spam=flag(record.get("spam")),
     )
     return call_row(call, record, settings)
+
+
+def _kind(record: Mapping[str, Any]) -> str:
+    """The `kind` column: call (also when empty), text or form; anything else is a reject."""
+    said = (text(record.get("kind")) or "call").lower()
+    if said not in KINDS:
+        raise RecordError(f"kind {said!r} is not one of call, text, form")
+    return said
 
 
 CALLS_CSV = Vendor(

@@ -1,13 +1,16 @@
-"""CallTrackingMetrics calls (DESIGN §7), as its Calls API and its webhooks send them.
+"""CallTrackingMetrics calls, texts and forms (DESIGN §7, §12), as its API and webhooks send them.
 
 A call is a JSON object: `id` (a number), `sid`, `unix_time` (seconds) or
 `called_at` (`2026-01-19 12:00 PM -05:00`), `caller_number`, `tracking_number`,
-`duration` and `talk_time`, `direction`, the source CTM assigned (`source`,
-optionally `medium`, `campaign`, `keyword`), the visit (`location` = landing
-page, `referrer`, `search`) and `custom_fields`. A file holds one call, an array
-of calls, or the API's `{"calls": [...]}` page. CTM's activity list also holds
-forms, chats and text messages (`direction` `form`, `chat`, `msg_inbound`, ...):
-those are not calls and are skipped.
+`duration` and `talk_time`, `direction`, how it went (`call_status`,
+`dial_status`, `status`, `is_new_caller`, `sale.value` or `value`, `tag_list`,
+`spam`), the source CTM assigned (`source`, optionally `medium`, `campaign`,
+`keyword`), the visit (`location` = landing page, `referrer`, `search`) and
+`custom_fields`. A file holds one call, an array of calls, or the API's
+`{"calls": [...]}` page. CTM's activity list also holds forms and text messages
+(`direction` `form`, `msg_inbound`, `msg_outbound`): they land as `kind = form`
+and `kind = text`, with no duration. Chats and emails are not calls and are
+skipped.
 
 CTM's webhooks give no modification time, so the version of a call is the time
 touchpoint received it: a call sent again later (modified) replaces the earlier.
@@ -23,12 +26,15 @@ from typing import Any
 from touchpoint.config import Settings
 from touchpoint.sources.records import RecordError
 from touchpoint.sources.vendors.attribution import Attribution, click_id_in
+from touchpoint.sources.vendors.call_facts import direction_of, first_status, money, tag_names
 from touchpoint.sources.vendors.calls import NotACall, VendorCall, call_row
 from touchpoint.sources.vendors.fields import (
     call_id,
     epoch_seconds_us,
+    field_at,
     first_text,
     first_visitor_id,
+    flag,
     text,
     timestamp_us,
     whole_seconds,
@@ -44,7 +50,9 @@ CALLED_AT_FORMATS = (
     "%Y-%m-%dT%H:%M:%S.%f%z",
     "%Y-%m-%d %H:%M:%S %z",
 )
-NOT_CALLS = ("form", "chat", "msg", "sms", "email", "text")
+NOT_CALLS = ("chat", "email")
+FORMS = ("form",)
+TEXTS = ("msg", "sms", "text")
 
 
 def ctm_called_us(record: Mapping[str, Any]) -> int:
@@ -56,13 +64,22 @@ def ctm_called_us(record: Mapping[str, Any]) -> int:
     return timestamp_us(record["called_at"], "called_at", CALLED_AT_FORMATS)
 
 
+def ctm_kind(direction: str | None) -> str:
+    """`form`, `text` or `call` for CTM's activity `direction`; `NotACall` for chats, emails."""
+    lowered = (direction or "").lower()
+    if lowered.startswith(NOT_CALLS):
+        raise NotACall(f"a CallTrackingMetrics {direction} activity, not a call")
+    if lowered.startswith(FORMS):
+        return "form"
+    return "text" if lowered.startswith(TEXTS) else "call"
+
+
 def ctm_row(record: Any, settings: Settings, received_us: int) -> dict[str, Any]:
-    """The raw-calls row of one CTM call; `RecordError` or `NotACall` otherwise."""
+    """The raw-calls row of one CTM call, text or form; `RecordError` or `NotACall` otherwise."""
     if not isinstance(record, Mapping):
         raise RecordError("a CallTrackingMetrics call must be a JSON object")
     direction = text(record.get("direction"))
-    if direction and direction.lower().startswith(NOT_CALLS):
-        raise NotACall(f"a CallTrackingMetrics {direction} activity, not a call")
+    kind = ctm_kind(direction)
     click_id, click_param = click_id_in(record)
     said = Attribution(
         source=first_text(record, "utm_source", "paid.source"),
@@ -85,11 +102,29 @@ def ctm_row(record: Any, settings: Settings, received_us: int) -> dict[str, Any]
         visitor_id=first_visitor_id(record, settings.vendors.ctm_visitor_id_fields),
         caller_number=first_text(record, "caller_number", "caller_number_complete"),
         tracking_number=first_text(record, "tracking_number"),
-        duration_s=_duration(record),
+        duration_s=_duration(record) if kind == "call" else None,
         call_type=direction.lower() if direction else None,
         attribution=said,
+        kind=kind,
+        direction=direction_of(direction) or ("inbound" if kind == "form" else None),
+        status=first_status(record, "call_status", "dial_status", "status")
+        if kind == "call"
+        else None,
+        first_time_caller=flag(record.get("is_new_caller")),
+        value=_value(record),
+        lead_status=first_text(record, "lead_status"),
+        tags=tag_names(record.get("tag_list")) or tag_names(record.get("tags")),
+        spam=next(
+            (flag(record[n]) for n in ("spam", "is_spam") if flag(record.get(n)) is not None), None
+        ),
     )
     return call_row(call, record, settings)
+
+
+def _value(record: Mapping[str, Any]) -> float | None:
+    """The call's value: the sale CTM recorded for it (`sale.value`), else `value`."""
+    from_sale = money(field_at(record, "sale.value"))
+    return from_sale if from_sale is not None else money(record.get("value"))
 
 
 def _duration(record: Mapping[str, Any]) -> int | None:

@@ -3,7 +3,9 @@
 A row: `transaction_id`, `transaction_type` (only `Call` rows are calls; signals,
 post-call events and reported conversions are skipped), `start_time_utc` in epoch
 milliseconds (or `start_time_local`, `2021-09-28 11:50:54 -07:00`),
-`calling_phone_number` (`970-379-2924`), `duration`, `complete_call_id`, and the
+`calling_phone_number` (`970-379-2924`), `duration`, `complete_call_id`, how it
+went (`call_result_description_detail`, `repeat_calling_phone_number`, `revenue`
+or `sale_amount` as the value), and the
 RingPool parameters `dynamic_number_pool_referrer_paramN_name` / `..._value`
 (N = 1..25) that the site's RingPool script sent with the visit: the visitor id
 is the value whose name is `tp_uid` or `bizible_id` (`[vendors]
@@ -27,9 +29,11 @@ from touchpoint.config import Settings
 from touchpoint.sources.phones import to_e164
 from touchpoint.sources.records import RecordError, parse_time
 from touchpoint.sources.vendors.attribution import CLICK_ID_FIELDS, Attribution
+from touchpoint.sources.vendors.call_facts import money, status_of
 from touchpoint.sources.vendors.calls import NotACall, VendorCall, call_row
 from touchpoint.sources.vendors.fields import (
     call_id,
+    flag,
     text,
     timestamp_us,
     visitor_id,
@@ -138,8 +142,40 @@ def invoca_row(record: Any, settings: Settings, _received_us: int = 0) -> dict[s
         duration_s=whole_seconds(record.get("duration"), "duration"),
         call_type="inbound",
         attribution=said,
+        direction="inbound",  # Invoca tracks calls to the advertiser's numbers
+        status=invoca_status(record),
+        first_time_caller=_first_time(record),
+        value=_value(record),
     )
     return call_row(call, record, settings)
+
+
+def invoca_status(record: Mapping[str, Any]) -> str | None:
+    """How the call ended, from `call_result_description_detail` (`Connected`, `Busy`, ...)."""
+    said = text(record.get("call_result_description_detail"))
+    if said is None:
+        return None
+    known = status_of(said)
+    if known is not None:
+        return known
+    lowered = said.lower()
+    if "hang" in lowered or "abandon" in lowered:  # IVR Hang Up, Caller: Hang-up
+        return "abandoned"
+    if "voicemail" in lowered or "voice mail" in lowered:
+        return "voicemail"
+    return None
+
+
+def _value(record: Mapping[str, Any]) -> float | None:
+    """The call's `revenue`, else its `sale_amount`."""
+    revenue = money(record.get("revenue"))
+    return revenue if revenue is not None else money(record.get("sale_amount"))
+
+
+def _first_time(record: Mapping[str, Any]) -> bool | None:
+    """Not `repeat_calling_phone_number` (`Yes` / `No`)."""
+    repeat = flag(record.get("repeat_calling_phone_number"))
+    return None if repeat is None else not repeat
 
 
 def _top_level(record: Mapping[str, Any]) -> dict[str, str]:

@@ -1,7 +1,8 @@
 """Twilio voice status callbacks (DESIGN §7): a form-encoded POST per call event.
 
-Parameters: `CallSid`, `From`, `To`, `CallStatus`, `CallDuration` (on
-`completed`), `Direction`, `Timestamp` (RFC 2822, `Mon, 19 Jan 2026 17:00:00
+Parameters: `CallSid`, `From`, `To`, `CallStatus` (its final values give the
+call's status), `CallDuration` (on `completed`), `Direction` (`inbound`,
+`outbound-api`, `outbound-dial`), `Timestamp` (RFC 2822, `Mon, 19 Jan 2026 17:00:00
 +0000`, when the event fired) and `SequenceNumber`. Twilio carries no visitor id:
 the call is listed as `no_visitor_id` until dynamic number insertion supplies
 one. Every event of a call is a version of it; the latest event wins, so the
@@ -18,6 +19,7 @@ from typing import Any
 
 from touchpoint.config import Settings
 from touchpoint.sources.records import RecordError, parse_time, to_us
+from touchpoint.sources.vendors.call_facts import direction_of, status_of
 from touchpoint.sources.vendors.calls import VendorCall, call_row
 from touchpoint.sources.vendors.fields import (
     call_id,
@@ -90,6 +92,11 @@ def twilio_status_row(
         tracking_number=text(values.get("To")),
         duration_s=duration,
         call_type=(text(values.get("Direction")) or "").lower() or None,
+        # inbound; outbound-api, outbound-dial: outbound
+        direction=direction_of(values.get("Direction")),
+        # completed: answered, no-answer: missed, canceled: abandoned, busy, failed;
+        # queued, ringing, in-progress: not over yet, no status
+        status=status_of(status) if status in FINISHED else None,
     )
     return call_row(call, values, settings)
 
