@@ -109,7 +109,7 @@ def tag_names(value: Any) -> tuple[str, ...]:
     """Tags as names, in order, each once: a list of names or `{"name": ...}`, or "a, b".
 
     A comma inside a tag's name would split it when stored comma-joined, so it
-    becomes a space.
+    becomes a space; runs of white space become one.
 
     >>> tag_names([{"name": "New Patient", "color": "red"}, "spam", "spam"])
     ('New Patient', 'spam')
@@ -121,5 +121,6 @@ def tag_names(value: Any) -> tuple[str, ...]:
         names = [shown.replace(",", " ") for shown in map(text, named) if shown is not None]
     else:
         shown = text(value)
-        names = [part.strip() for part in shown.split(",")] if shown else []
-    return tuple(dict.fromkeys(name for name in names if name))
+        names = shown.split(",") if shown else []
+    spaced = (" ".join(name.split()) for name in names)  # one space, none at the ends
+    return tuple(dict.fromkeys(name for name in spaced if name))

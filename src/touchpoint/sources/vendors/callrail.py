@@ -129,6 +129,16 @@ def _text_numbers(record: Mapping[str, Any], direction: str) -> tuple[str | None
     )
 
 
+def _form_phone(record: Mapping[str, Any]) -> str | None:
+    """The number a form's sender gave: `customer_phone_number`, else a `form_data` phone field."""
+    given = first_text(record, "customer_phone_number")
+    fields = record.get("form_data")
+    if given is None and isinstance(fields, Mapping):
+        phones = (text(v) for k, v in fields.items() if isinstance(k, str) and "phone" in k.lower())
+        given = next((phone for phone in phones if phone is not None), None)
+    return given
+
+
 def callrail_row(record: Any, settings: Settings, received_us: int) -> dict[str, Any]:
     """The raw-calls row of one CallRail call, text or form; `RecordError` otherwise."""
     if not isinstance(record, Mapping):
@@ -147,6 +157,8 @@ def callrail_row(record: Any, settings: Settings, received_us: int) -> dict[str,
         direction = "outbound" if text(record.get("call_type")) == "outbound" else None
     if kind == "text":
         caller, tracking = _text_numbers(record, direction or "inbound")
+    elif kind == "form":
+        caller, tracking = _form_phone(record), first_text(record, "tracking_phone_number")
     else:
         caller = first_text(record, "customer_phone_number", "callernum")
         tracking = first_text(record, "tracking_phone_number", "trackingnum")
