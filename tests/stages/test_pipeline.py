@@ -66,7 +66,7 @@ Id,CampaignId,LeadId,ContactId,CreatedDate,HasResponded,FirstRespondedDate,Campa
 
 
 def test_every_stage_reads_raw_tables_or_earlier_stages_and_names_a_new_table() -> None:
-    made = set(RAW_INPUTS)
+    made = {*RAW_INPUTS, "phone_numbers"}  # and the build's lookup (stages.phones)
     for stage in STAGES:
         assert set(stage.inputs) <= made, stage.name
         assert stage.name not in made and stage.name not in RAW_TABLES, stage.name

@@ -18,6 +18,7 @@ import pyarrow as pa
 
 from touchpoint.build.backends import DuckDBBackend
 from touchpoint.build.intake import load_intake
+from touchpoint.build.phones import current_lookup, refresh_phone_numbers
 from touchpoint.config import Settings, without_secrets
 from touchpoint.errors import TouchpointError
 from touchpoint.schema import CRM_TABLES
@@ -66,6 +67,8 @@ def build(
     with Store.open(settings) as store:
         # The collector's log first: its rows and checkpoints commit together.
         intake = load_intake(store)
+        # Numbers as written → E.164 for this build's region, before the stages read them.
+        phones = refresh_phone_numbers(store, params, settings.phone.default_region)
         snapshot = store.new_snapshot()
         build_id = snapshot.path.stem
         try:
@@ -74,8 +77,8 @@ def build(
 
                 stages = build_on_spark(store, settings, params, settings.spark.master, on_stage)
             else:
-                stages = _build_on_duckdb(store, params, on_stage)
-            stages = [intake.stage_info(), *stages]
+                stages = _build_on_duckdb(store, settings, params, on_stage)
+            stages = [intake.stage_info(), phones, *stages]
             on_stage("publish")
             store.con.execute("CREATE TABLE snap.main.rejects AS SELECT * FROM rejects")
             rows = {name: store.count(f'snap.main."{name}"') for name in RESULT_TABLES}
@@ -89,7 +92,7 @@ def build(
 
 
 def _build_on_duckdb(
-    store: Store, params: BuildParams, on_stage: Callable[[str], None]
+    store: Store, settings: Settings, params: BuildParams, on_stage: Callable[[str], None]
 ) -> list[StageInfo]:
     """Every stage in this process, each result a table of the attached `snap` database."""
     backend = DuckDBBackend(store.con)
@@ -100,6 +103,7 @@ def _build_on_duckdb(
         params,
         on_stage,
         raw_crm={name: backend.raw(name) for name in CRM_TABLES.values()},
+        phone_numbers=current_lookup(backend, settings.phone.default_region),
     )
     for name in SCRATCH_TABLES:
         backend.drop(name)

@@ -20,6 +20,7 @@ from typing import Any
 import pyarrow as pa
 
 from touchpoint.build.backends import SparkBackend
+from touchpoint.build.phones import lookup_sql
 from touchpoint.config import Settings
 from touchpoint.errors import TouchpointError
 from touchpoint.schema import CRM_TABLES
@@ -84,6 +85,9 @@ def build_on_spark(
         for name in raw_names:
             target = str(staging / f"{name}.parquet").replace("'", "''")
             store.con.execute(f"COPY {name} TO '{target}' (FORMAT parquet)")
+        lookup = str(staging / "phone_numbers.parquet").replace("'", "''")
+        region = settings.phone.default_region
+        store.con.execute(f"COPY ({lookup_sql(region)}) TO '{lookup}' (FORMAT parquet)")
         backend = SparkBackend(spark_session(master, settings.spark.shuffle_partitions))
         prefix = f"tp_{uuid.uuid4().hex[:8]}_"
         raw = {
@@ -97,6 +101,9 @@ def build_on_spark(
             params,
             on_stage,
             raw_crm={name: raw[name] for name in CRM_TABLES.values()},
+            phone_numbers=backend.read_parquet(
+                prefix + "phone_numbers", staging / "phone_numbers.parquet"
+            ),
         )
         on_stage("collect results")
         for name in PUBLISHED_TABLES:

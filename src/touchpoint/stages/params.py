@@ -32,6 +32,9 @@ class BuildParams:
     call_time_field: str = "bizible2__Bizible_Touchpoint_Date__c"
     amount_field: str = "Amount"
     site_timezone: str = "UTC"
+    # The Task fields holding the numbers, read again for `stages.phones`.
+    caller_number_field: str = ""
+    tracking_number_field: str = ""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> BuildParams:
@@ -56,4 +59,6 @@ class BuildParams:
             call_time_field=settings.salesforce.call_time_field.strip(),
             amount_field=settings.attribution.amount_field.strip(),
             site_timezone=settings.site.timezone,
+            caller_number_field=settings.salesforce.caller_number_field.strip(),
+            tracking_number_field=settings.salesforce.tracking_number_field.strip(),
         )

@@ -27,7 +27,7 @@ from touchpoint.stages.attribution.markov import markov_credits, markov_transiti
 from touchpoint.stages.attribution.position_based import custom_model
 from touchpoint.stages.attribution.shapley import shapley_credits
 from touchpoint.stages.crm import current_records_of
-from touchpoint.stages.current_calls import call_records, current_calls
+from touchpoint.stages.current_calls import current_calls
 from touchpoint.stages.identity import (
     MAX_ROUNDS,
     changed_labels,
@@ -39,6 +39,12 @@ from touchpoint.stages.identity import people as identity_people
 from touchpoint.stages.journeys import journeys
 from touchpoint.stages.merge import merge_calls
 from touchpoint.stages.params import BuildParams
+from touchpoint.stages.phones import (
+    PERSON_TABLES,
+    empty_lookup,
+    numbered_call_records,
+    people_with_phones,
+)
 from touchpoint.stages.sessions import referrer_lookup, sessionize, sessions
 from touchpoint.stages.touchpoints import touchpoints, with_positions
 
@@ -169,11 +175,19 @@ STAGES: tuple[Stage, ...] = (
     Stage("events", ("raw_events", "referrer_sources"), _events, "result"),
     Stage("sessions", ("events",), sessions, "result"),
     # Kept on the way: `current_calls` reads these rows several times.
-    Stage("call_records", ("raw_calls",), call_records, "scratch"),
+    Stage("call_records", ("raw_calls", "phone_numbers"), numbered_call_records, "scratch"),
     Stage("current_calls", ("call_records",), current_calls, "scratch"),
     Stage("calls", ("current_calls", "sessions", "events"), merge_calls, "result"),
     *(
-        Stage(raw.removeprefix("raw_"), (raw,), current_records_of(raw), "published")
+        # Leads and contacts read their `phone` from the lookup (stages.phones).
+        Stage(
+            raw.removeprefix("raw_"),
+            (raw, "phone_numbers"),
+            people_with_phones(current_records_of(raw)),
+            "published",
+        )
+        if raw in PERSON_TABLES
+        else Stage(raw.removeprefix("raw_"), (raw,), current_records_of(raw), "published")
         for raw in CRM_TABLES.values()
     ),
     Stage(
@@ -247,16 +261,20 @@ def run_stages(
     params: BuildParams,
     on_stage: Callable[[str], None] = lambda _name: None,
     raw_crm: Mapping[str, ir.Table] | None = None,
+    phone_numbers: ir.Table | None = None,
 ) -> tuple[dict[str, ir.Table], list[StageInfo]]:
     """Run every stage; return the published tables by name and what each stage did.
 
     `raw_crm` holds the raw CRM tables by name (`raw_leads`, ...); missing ones are empty.
+    `phone_numbers` is the build's lookup of numbers as written (`stages.phones`);
+    without it every number keeps the value of its import.
     """
     tables = {
         "raw_events": raw_events,
         "raw_calls": raw_calls,
         **empty_crm(),
         **(raw_crm or {}),
+        "phone_numbers": empty_lookup() if phone_numbers is None else phone_numbers,
     }
     rows: dict[str, int] = {}
 
