@@ -22,6 +22,7 @@ from starlette.types import Receive, Scope, Send
 
 from touchpoint.config import Settings
 from touchpoint.errors import TouchpointError
+from touchpoint.report import call_quality
 from touchpoint.report.explain import calls_with_id, explain_calls
 from touchpoint.report.openapi import openapi_document
 from touchpoint.report.period import Period
@@ -196,6 +197,11 @@ class Api:
             request, lambda r: r.slices(model, limit=limit, dimension=dimension), dated=True
         )
 
+    async def call_breakdown(self, request: Request) -> Response:
+        by = choice_param(request, "by", tuple(call_quality.DIMENSIONS))
+        limit = int_param(request, "limit", call_quality.DEFAULT_ROWS, 1, 1000)
+        return await self.answer(request, lambda r: r.call_quality(limit=limit, by=by), dated=True)
+
     async def trend(self, request: Request) -> Response:
         weeks = int_param(request, "weeks", DEFAULT_WEEKS, 1, 520)
         return await self.answer(
@@ -238,6 +244,7 @@ class Api:
             "/report": self.report,
             "/summary": self.summary,
             "/calls/by-channel": self.calls_by_channel,
+            "/calls/breakdown": self.call_breakdown,
             "/calls/outcomes": self.merge_outcomes,
             "/calls/unmerged": self.unmerged_calls,
             "/calls/{call_id}/explanation": self.explanation,

@@ -14,6 +14,7 @@ import io
 from collections.abc import Iterable, Sequence
 from urllib.parse import quote
 
+from touchpoint.report.call_records import CallQualityRow
 from touchpoint.report.labels import MODEL_LABELS
 from touchpoint.report.records import Report
 from touchpoint.stages.merge import OUTCOMES
@@ -150,6 +151,19 @@ def report_downloads(report: Report) -> dict[str, str]:
             for row in b.rows
         ),
     )  # fmt: skip
+    quality = report.call_quality
+    measures = [name for name in CallQualityRow.model_fields if name != "value"]
+    files["call-quality.csv"] = csv_text(
+        ["dimension", "value", *measures],
+        (
+            [dimension, row.value, *(getattr(row, name) for name in measures)]
+            for dimension, rows in (
+                *((b.dimension, b.rows) for b in quality.breakdowns),
+                ("all", [quality.total]),
+            )
+            for row in rows
+        ),
+    )
     journeys = report.journeys
     if journeys:
         files["journeys.csv"] = csv_text(

@@ -8,7 +8,9 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from touchpoint.report import call_quality
 from touchpoint.report import records as m
+from touchpoint.report.call_records import CallQuality
 from touchpoint.report.slices import DEFAULT_ROWS, DIMENSIONS
 from touchpoint.report.unmerged import UNMERGED
 from touchpoint.stages.attribution.rows import MODELS
@@ -66,6 +68,21 @@ OPERATIONS: dict[str, tuple[str, type[BaseModel], list[dict[str, Any]]]] = {
         "Calls by channel and merge outcome",
         m.CallsByChannel,
         [*PERIOD],
+    ),
+    "/api/calls/breakdown": (
+        "Calls answered or not, first-time or repeat, qualified or not, by channel and campaign",
+        CallQuality,
+        [
+            {
+                "name": "by",
+                "in": "query",
+                "required": False,
+                "description": "Only this breakdown (channel and campaign when absent).",
+                "schema": {"type": "string", "enum": list(call_quality.DIMENSIONS)},
+            },
+            _int("limit", 1, 1000, call_quality.DEFAULT_ROWS, "Most rows; the rest fold."),
+            *PERIOD,
+        ],
     ),
     "/api/calls/outcomes": (
         "Merge outcomes, the gap distribution and wider-window what-ifs",

@@ -202,7 +202,8 @@ def render_page(report: Report, *, served: bool = False, site_name: str = "") ->
         "defaultMeasure": _default_measure(report),
         # The tables the page renders as HTML stay out of the charts' data.
         "report": report.model_dump(
-            mode="json", exclude={"unmerged_calls", "journeys", "reconciliation", "slices"}
+            mode="json",
+            exclude={"unmerged_calls", "journeys", "reconciliation", "slices", "call_quality"},
         ),
         "journeys": [_journey_payload(j, zone) for j in report.journeys],
     }

@@ -1,9 +1,9 @@
 """Reports on the latest build: the terminal tables, the HTML dashboard and the JSON API.
 
-`queries`, `credit`, `journeys`, `unmerged`, `reconcile` and `slices` read a published snapshot (read-only,
-never blocking a build) into the typed records of `records`; `terminal` prints
-them with Rich, `page` renders the self-contained HTML page, and `web` / `api`
-serve both behind `[server] token`.
+`queries`, `credit`, `journeys`, `unmerged`, `reconcile`, `slices` and `call_quality` read a
+published snapshot (read-only, never blocking a build) into the typed records of `records`
+(and `call_records`); `terminal` prints them with Rich, `page` renders the self-contained
+HTML page, and `web` / `api` serve both behind `[server] token`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,16 @@ import duckdb
 
 from touchpoint.config import Settings
 from touchpoint.errors import TouchpointError
-from touchpoint.report import credit, journeys, queries, reconcile, slices, unmerged
+from touchpoint.report import (
+    call_quality,
+    credit,
+    journeys,
+    queries,
+    reconcile,
+    slices,
+    unmerged,
+)
+from touchpoint.report.call_records import CallQuality
 from touchpoint.report.explain import MergeRule, merge_rule
 from touchpoint.report.period import Period
 from touchpoint.report.records import (
@@ -72,6 +81,13 @@ class Reader:
         """Calls and revenue by channel, campaign, landing page, tracking number, vendor source."""
         wanted = (dimension,) if dimension else tuple(slices.DIMENSIONS)
         return slices.slices(self.con, self.model(model), self.scope, limit, wanted)
+
+    def call_quality(
+        self, limit: int = call_quality.DEFAULT_ROWS, by: str | None = None
+    ) -> CallQuality:
+        """Calls answered or not, first-time or repeat, qualified or not, by channel and campaign."""
+        wanted = (by,) if by else tuple(call_quality.DIMENSIONS)
+        return call_quality.call_quality(self.con, self.scope, limit, wanted)
 
     def summary(self, model: str | None = None) -> Summary:
         """The header: build, days covered and key numbers."""
@@ -174,6 +190,7 @@ class Reader:
             period=self.period(),
             reconciliation=self.reconciliation(chosen),
             slices=self.slices(chosen),
+            call_quality=self.call_quality(),
         )
 
 

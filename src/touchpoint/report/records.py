@@ -8,6 +8,8 @@ import json
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from touchpoint.report.call_records import CallQuality
+
 
 class Record(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -313,6 +315,7 @@ class Report(Record):
     period: ReportPeriod
     reconciliation: Reconciliation
     slices: Slices
+    call_quality: CallQuality
 
 
 class CallsByChannel(Record):

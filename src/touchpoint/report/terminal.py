@@ -7,6 +7,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from touchpoint.report.call_records import CallQualityBreakdown, CallQualityRow
 from touchpoint.report.labels import MODEL_LABELS, OUTCOME_LABELS, window_words
 from touchpoint.report.records import Breakdown, Report, RevenueTotals
 from touchpoint.stages.merge import OUTCOMES
@@ -60,6 +61,7 @@ def render(report: Report) -> Group:
         _touchpoint_mix(report),
         _outcomes(report),
         _calls_by_channel(report),
+        *(_call_quality(report, b) for b in report.call_quality.breakdowns),
         _attribution(report),
         _reconciliation(report),
         *(_breakdown(report, b) for b in report.slices.breakdowns),
@@ -122,6 +124,63 @@ def _calls_by_channel(report: Report) -> Table:
         )
         table.caption_justify = "left"
     return table
+
+
+def _call_quality(report: Report, breakdown: CallQualityBreakdown) -> Group:
+    """Two tables for one dimension, each readable at 100 columns: how calls went, and
+    which counted (qualified) and what they were worth."""
+    quality = report.call_quality
+    currency = report.summary.currency
+    name = breakdown.label.lower()
+    answered = _table(
+        f"Calls by {name}: answered, first-time callers",
+        name, "calls", "answered", "not answered", "no status", "first-time", "repeat",
+        "caller unknown",
+    )  # fmt: skip
+    undecided = bool(quality.total.qualified_unknown)
+    counted = ["calls", "qualified", "not qualified", *(["undecided"] if undecided else [])]
+    qualified = _table(f"Calls by {name}: qualified, value", name, *counted)
+    for column in ("value", "texts", "forms"):
+        qualified.add_column(column, justify="right")
+
+    def add(row: CallQualityRow, label: str, style: str | None = None) -> None:
+        went = (row.calls, row.answered, row.not_answered, row.status_unknown, row.first_time)
+        answered.add_row(
+            label, *(f"{n:,}" for n in (*went, row.repeat, row.caller_unknown)), style=style
+        )
+        value = "–" if row.call_value is None else money(row.call_value, currency)
+        counts = [row.calls, row.qualified, row.not_qualified]
+        counts += [row.qualified_unknown] if undecided else []
+        qualified.add_row(
+            label,
+            *(f"{n:,}" for n in counts),
+            value,
+            f"{row.texts:,}",
+            f"{row.forms:,}",
+            style=style,
+        )
+
+    for row in breakdown.rows:
+        add(row, escape(row.value))
+    if breakdown.rows:
+        for table in (answered, qualified):
+            table.add_section()
+        add(quality.total, "all", "bold")
+    else:
+        answered.add_row("(no calls in these days)")
+        qualified.add_row("(no calls in these days)")
+    answered.caption = (
+        "Not answered: missed, voicemail, abandoned, busy or failed. No status, caller "
+        "unknown: the source does not say."
+    )
+    notes = ["Texts and forms are not calls: they are counted apart"]
+    if quality.disqualified_reasons:
+        reasons = ", ".join(f"{escape(r.reason)} {r.calls:,}" for r in quality.disqualified_reasons)
+        notes.append(f"not qualified: {reasons}")
+    qualified.caption = "; ".join(notes) + "."
+    for table in (answered, qualified):
+        table.caption_justify = "left"
+    return Group(answered, qualified)
 
 
 def _attribution(report: Report) -> Table:
