@@ -91,6 +91,7 @@ def exported_calls(server: Server) -> dict[str, dict[str, Any]]:
 def test_texts_and_forms_are_stored_and_land_with_their_columns(client, server) -> None:
     for name in (
         "callrail-form-submission.json",
+        "callrail-form-submission-webhook.json",  # as CallRail delivered one
         "callrail-text-received.json",
         "callrail-text-sent.json",
     ):
@@ -105,6 +106,8 @@ def test_texts_and_forms_are_stored_and_land_with_their_columns(client, server) 
     assert tuple(form[n] for n in FACTS) == ("form", "inbound", None, True, None, None, None, None)
     assert (form["called_at"], form["duration_s"]) == ("2026-03-04T15:42:18.221000Z", None)
     assert form["caller_number"] == "+17815550143"
+    delivered = calls["FRMdcd4509d27ac457f85f337a3aa1b960b"]
+    assert (delivered["kind"], delivered["called_at"]) == ("form", "2023-01-24T21:18:46.266000Z")
     received = calls["SMS5b9e1c2d3f4a5b6c7d8e9f0a1b2c3d4e"]
     assert tuple(received[n] for n in FACTS) == (
         "text",

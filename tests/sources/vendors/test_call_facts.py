@@ -88,6 +88,15 @@ def twilio(name: str, **changed: str) -> dict[str, str]:
                 None,
             ),
         ),
+        # captured deliveries: an abandoned call marked not spam, an unanswered outbound call
+        (
+            "callrail-post-call-abandoned.json",
+            ("call", "inbound", "abandoned", False, None, None, "goodtag", False),
+        ),
+        (
+            "callrail-outbound-post-call.json",
+            ("call", "outbound", "missed", False, None, None, "goodtag,asdf", False),
+        ),
         # call modified: a value, a lead status and a tag object were added
         (
             "callrail-call-modified.json",
@@ -158,6 +167,18 @@ def test_callrail_form_submission_without_timestamp_lands_as_a_form(settings) ->
     assert (row["vendor_source"], row["vendor_medium"]) == ("google", "cpc")
     assert row["vendor_campaign"] == "spring-ac-tuneup"
     assert row["vendor_click_id"] == "EAIaIQobChMI9sUa"  # from the landing page
+
+
+def test_callrail_form_submission_as_delivered_is_timed_by_submitted_at(settings) -> None:
+    form = fixture("callrail-form-submission-webhook.json")
+    row = callrail_row(form, settings, RECEIVED_US)
+    assert facts(row) == ("form", "inbound", None, False, None, None, None, None)
+    assert row["call_id"] == "FRMdcd4509d27ac457f85f337a3aa1b960b"  # resource_id, no id
+    # submitted_at 16:18:46.266 -05:00, not the delivery's timestamp (16:18:46.290)
+    assert row["called_at"] == datetime(2023, 1, 24, 21, 18, 46, 266000)
+    assert row["caller_number"] == "+17142395588"  # form_data's phone_number (the last given)
+    assert (row["vendor_source"], row["vendor_medium"]) == ("offline", "direct")
+    assert row["vendor_campaign"] == "Radio Ad"
 
 
 def test_callrail_text_received_and_sent(settings) -> None:
