@@ -33,6 +33,7 @@ from touchpoint.config import Settings
 from touchpoint.sources.records import RecordError, parse_time
 from touchpoint.sources.vendors.attribution import Attribution, click_id_in
 from touchpoint.sources.vendors.call_facts import direction_of, money, status_of, tag_names
+from touchpoint.sources.vendors.callrail_export import CALLRAIL_EXPORT
 from touchpoint.sources.vendors.calls import VendorCall, call_row
 from touchpoint.sources.vendors.fields import (
     call_id,
@@ -198,7 +199,7 @@ CALLRAIL = Vendor(
     title="CallRail",
     row=callrail_row,
     page_key="calls",
-    files=(CallFile("callrail", "json"),),
+    files=(CallFile("callrail", "json"), CALLRAIL_EXPORT),
     webhook=Webhook(
         paths=("/webhooks/callrail",),
         secret="callrail_secret",

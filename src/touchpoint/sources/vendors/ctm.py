@@ -28,6 +28,7 @@ from touchpoint.sources.records import RecordError
 from touchpoint.sources.vendors.attribution import Attribution, click_id_in
 from touchpoint.sources.vendors.call_facts import direction_of, first_status, money, tag_names
 from touchpoint.sources.vendors.calls import NotACall, VendorCall, call_row
+from touchpoint.sources.vendors.ctm_export import CTM_EXPORT
 from touchpoint.sources.vendors.fields import (
     call_id,
     epoch_seconds_us,
@@ -151,7 +152,7 @@ CTM = Vendor(
     title="CallTrackingMetrics",
     row=ctm_row,
     page_key="calls",
-    files=(CallFile("ctm", "json"),),
+    files=(CallFile("ctm", "json"), CTM_EXPORT),
     webhook=Webhook(
         paths=("/webhooks/ctm",),
         secret="ctm_secret",

@@ -64,7 +64,8 @@ def read_vendor_calls(
     `clock` gives each record the microsecond it counts as received (see `arrival_clock`):
     for a call without a modification time of its own, a later record wins.
     """
-    make_row = _FORMATS[fmt][0].row
+    vendor, file = _FORMATS[fmt]
+    make_row = file.row or vendor.row
     skipped: Counter[str] = Counter()
     for source, raw, record in vendor_records(path, fmt, report, dialect):
         if record is None:  # rejected while reading
@@ -107,7 +108,9 @@ def arrival_clock(received_at: datetime) -> Iterator[int]:
 def vendor_records(path: Path, fmt: str, report: ParseReport, dialect: Dialect = AUTO) -> Records:
     """The records of a vendor file, JSON or CSV as the format and file say."""
     vendor, file = _FORMATS[fmt]
-    if file.layout == "csv" or (file.layout == "json or csv" and _is_csv(path, dialect)):
+    if file.reader is not None:
+        yield from file.reader(path, report, dialect)
+    elif file.layout == "csv" or (file.layout == "json or csv" and _is_csv(path, dialect)):
         yield from _csv_calls(path, file, report, dialect)
     else:
         yield from _json_calls(path, vendor, report, dialect)

@@ -11,11 +11,14 @@ never name a vendor.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 from touchpoint.config import Settings, VendorSettings
+from touchpoint.sources.files import Dialect
+from touchpoint.sources.records import ParseReport
 
 # A record → its raw-calls row, given the settings and the microsecond it counts as
 # received; raises `RecordError` (a reject) or `NotACall` (skipped).
@@ -34,6 +37,11 @@ class CallFile:
     # CSV columns the vendor reads (or knows); others are ignored with a note.
     # Empty: no note.
     known_columns: frozenset[str] = frozenset()
+    # A format with its own records (a web app's export): its reader gives (where in
+    # the file, the record as received, what `row` reads or None when rejected), and
+    # its `row` replaces the vendor's.
+    reader: Callable[[Path, ParseReport, Dialect], Iterator[tuple[str, str, Any]]] | None = None
+    row: RowMaker | None = None
 
 
 @dataclass(frozen=True)
