@@ -37,7 +37,7 @@ REASONS_SHOWN = 10
 NO_REASON = "(no reason given)"
 TOTAL = "all"
 
-_COUNTS = (
+COUNTS = (
     "calls",
     "answered",
     *NOT_ANSWERED,
@@ -94,7 +94,7 @@ def _measures() -> str:
 
 def quality_row(value: str, found: dict[str, Any]) -> CallQualityRow:
     """A row from counted measures; the unknowns are what the known ones leave."""
-    counts = {name: int(found.get(name) or 0) for name in _COUNTS}
+    counts = {name: int(found.get(name) or 0) for name in COUNTS}
     calls = counts["calls"]
     not_answered = sum(counts[status] for status in NOT_ANSWERED)
     call_value = found.get("call_value")
@@ -111,7 +111,7 @@ def quality_row(value: str, found: dict[str, Any]) -> CallQualityRow:
 
 def _folded(value: str, parts: list[CallQualityRow]) -> CallQualityRow:
     """Several rows as one: counts and values added up (null value when none had one)."""
-    found: dict[str, Any] = {name: sum(getattr(r, name) for r in parts) for name in _COUNTS}
+    found: dict[str, Any] = {name: sum(getattr(r, name) for r in parts) for name in COUNTS}
     values = [r.call_value for r in parts if r.call_value is not None]
     found["call_value"] = sum(values) if values else None
     return quality_row(value, found)
