@@ -9,6 +9,7 @@ apps' documented column labels, not verbatim samples)."""
 from __future__ import annotations
 
 import csv
+import gzip
 import json
 import shutil
 from datetime import UTC, datetime, timedelta
@@ -22,7 +23,13 @@ from hypothesis import strategies as st
 
 from conftest import CliResult, run_touchpoint
 from support.paths import VENDOR_FIXTURES
-from touchpoint.sources.local_times import DateOrder, file_order, local_time_us, zone_named
+from touchpoint.sources.local_times import (
+    DateOrder,
+    calendar_day,
+    file_order,
+    local_time_us,
+    zone_named,
+)
 from touchpoint.sources.records import RecordError, to_us
 
 EXPORTS = VENDOR_FIXTURES / "ui_exports"
@@ -284,6 +291,36 @@ def test_labels_match_in_any_case_and_order(tmp_path: Path) -> None:
         45,
         "+16175550101",
     )
+
+
+def test_a_gzipped_export_reads_as_the_export(tmp_path: Path) -> None:
+    with gzip.open(tmp_path / "log.csv.gz", "wb") as packed:
+        packed.write((EXPORTS / "ctm-excel-uk.csv").read_bytes())
+    env = {"TOUCHPOINT_SITE__TIMEZONE": "Europe/London"}
+    result = run_touchpoint(
+        tmp_path, "import", "calls", "log.csv.gz", "--format", "ctm-csv", env=env
+    )
+    assert result.code == 0, result.stderr
+    rows = _json_lines(run_touchpoint(tmp_path, "export", "raw_calls", "--format", "json"))
+    assert sorted(row["called_at"] for row in rows) == [
+        "2026-03-05T14:05:00Z",
+        "2026-03-19T09:00:00Z",
+        "2026-04-03T09:00:00Z",
+    ]
+
+
+def test_date_only_fields_day_first_or_month_first() -> None:
+    assert calendar_day("31.03.2026", "CloseDate") == "2026-03-31"
+    assert calendar_day("03.04.2026", "CloseDate") == "2026-04-03"  # dotted: day-first
+    assert calendar_day("31/03/2026", "CloseDate") == "2026-03-31"
+    assert calendar_day("03/31/26", "CloseDate") == "2026-03-31"
+    assert calendar_day("04/04/2026", "CloseDate") == "2026-04-04"
+    assert calendar_day("2026-03-31", "CloseDate") is None  # ISO: not this reader's
+    assert calendar_day("31.03.2026 14:05", "CloseDate") is None  # a time: not a day
+    with pytest.raises(RecordError, match="could be day-first or month-first"):
+        calendar_day("03/04/2026", "CloseDate")
+    with pytest.raises(RecordError, match="is not a valid date"):
+        calendar_day("31.02.2026", "CloseDate")
 
 
 def _cases(name: str) -> list[dict[str, str]]:
