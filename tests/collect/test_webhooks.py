@@ -298,7 +298,8 @@ FIELDS = st.sampled_from(
         "id", "sid", "unix_time", "called_at", "resource_id", "start_time", "duration",
         "caller_number", "customer_phone_number", "direction", "transaction_id",
         "transaction_type", "start_time_utc", "corrects_transaction_id", "custom_fields",
-        "landing_page_url", "location", "utm_source",
+        "landing_page_url", "location", "utm_source", "form_data", "submitted_at", "content",
+        "source_number", "answered", "tags",
     ]
 )  # fmt: skip
 JSON_VALUES = st.recursive(
