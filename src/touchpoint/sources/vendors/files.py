@@ -6,8 +6,8 @@ webhook bodies often are; a `csv` format a header of column names; a `json or
 csv` format (Invoca's Transactions API writes both) is CSV by extension, or when
 the file does not start with `[` or `{`.
 
-Records that are not calls (CTM forms, Invoca signals) are skipped and counted
-in a note; they are neither imported nor rejected.
+Records that are not calls, texts or forms (CTM chats, Invoca signals) are
+skipped and counted in a note; they are neither imported nor rejected.
 """
 
 from __future__ import annotations
