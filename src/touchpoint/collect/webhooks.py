@@ -12,10 +12,10 @@ log like the collector's events and acknowledged only once they are on disk.
 and the calls stage keeps the latest version of each vendor call.
 
 Answers: 200 with what was stored (texts and forms are stored too; records that
-are none of these, such as a CTM chat, are skipped); 400 when the body holds no call and something in it is
-wrong (a signed body that cannot be read is kept in `rejects`); 401 for a bad
-or missing signature, with nothing stored; 413 too large; 429 rate-limited;
-503 while the vendor's secret is not configured (touchpoint takes no unsigned
+are none of these, such as a CTM chat, are skipped); 400 when the body holds no
+call and something in it is wrong (a signed body that cannot be read is kept in
+`rejects`); 401 for a bad or missing signature, with nothing stored; 413 too
+large; 429 rate-limited; 503 while the vendor's secret is not configured (touchpoint takes no unsigned
 calls, and the vendor retries later) or when the log cannot be written.
 """
 
