@@ -15,8 +15,9 @@ Answers: 200 with what was stored (texts and forms are stored too; records that
 are none of these, such as a CTM chat, are skipped); 400 when the body holds no
 call and something in it is wrong (a signed body that cannot be read is kept in
 `rejects`); 401 for a bad or missing signature, with nothing stored; 413 too
-large; 429 rate-limited; 503 while the vendor's secret is not configured (touchpoint takes no unsigned
-calls, and the vendor retries later) or when the log cannot be written.
+large; 429 rate-limited; 503 while the vendor's secret is not configured
+(touchpoint takes no unsigned calls, and the vendor retries later) or when the
+log cannot be written.
 """
 
 from __future__ import annotations
