@@ -1,6 +1,7 @@
 """Benchmark: import and build N page views and N/10 calls, beside plain DuckDB SQL.
 
     .venv/bin/python bench/build.py --events 2000000
+    .venv/bin/python bench/build.py --phones   # Tasks with caller and tracking numbers
 
 Generates a world of multi-page sessions (cached under bench/out/), runs the real
 `touchpoint import events`, `import calls` and `build` commands, and prints each
@@ -37,11 +38,15 @@ ARRIVALS = [
 ]
 
 
-def generate(events: int, seed: int) -> tuple[Path, Path]:
-    """Events as NDJSON in multi-page sessions and calls as a Salesforce Task CSV."""
+def generate(events: int, seed: int, phones: bool = False) -> tuple[Path, Path]:
+    """Events as NDJSON in multi-page sessions and calls as a Salesforce Task CSV.
+
+    With `phones`, each Task also holds its caller's national number (one per
+    visitor) and one of 20 tracking numbers; the rest is the same data.
+    """
     OUT.mkdir(parents=True, exist_ok=True)
     events_path = OUT / f"events-{events}-{seed}.ndjson"
-    tasks_path = OUT / f"tasks-{events}-{seed}.csv"
+    tasks_path = OUT / f"tasks-{events}-{seed}{'-phones' if phones else ''}.csv"
     if events_path.exists() and tasks_path.exists():
         return events_path, tasks_path
     rng = random.Random(seed)
@@ -49,7 +54,10 @@ def generate(events: int, seed: int) -> tuple[Path, Path]:
     written = calls = 0
     visitor = 0
     with events_path.open("w") as out, tasks_path.open("w") as tasks:
-        tasks.write("Id,CreatedDate,Type,Subject,bizible2__BizibleId__c,CallDurationInSeconds\n")
+        numbers = ",Caller__c,Tracking__c" if phones else ""
+        tasks.write(
+            f"Id,CreatedDate,Type,Subject,bizible2__BizibleId__c,CallDurationInSeconds{numbers}\n"
+        )
         while written < events:
             visitor += 1
             vid = f"{visitor:032x}"
@@ -77,9 +85,15 @@ def generate(events: int, seed: int) -> tuple[Path, Path]:
                     gap = rng.randrange(60_000, 90 * 60_000)
                     called = time.gmtime((started + gap) / 1000)
                     who = vid if rng.random() < 0.9 else ""
+                    dialled = (
+                        f",({200 + visitor // 10_000 % 800}) 555-{visitor % 10_000:04d},"
+                        f"(800) 555-{100 + calls % 20:04d}"
+                        if phones
+                        else ""
+                    )
                     tasks.write(
                         f"00T{calls:015d},{time.strftime('%Y-%m-%dT%H:%M:%S', called)}.000+0000,"
-                        f"Inbound Call,Call,{who},{rng.randrange(20, 900)}\n"
+                        f"Inbound Call,Call,{who},{rng.randrange(20, 900)}{dialled}\n"
                     )
                 moment += rng.randrange(2, 72) * 3_600_000
     return events_path, tasks_path
@@ -100,12 +114,19 @@ def measured(command: list[str], env: dict[str, str] | None = None) -> tuple[flo
         return seconds, usage.ru_maxrss // 1024, out.read()
 
 
-def run(args: list[str], db: Path) -> tuple[float, int, str]:
+# With --phones: the Task fields holding the numbers.
+PHONE_SETTINGS = {
+    "TOUCHPOINT_SALESFORCE__CALLER_NUMBER_FIELD": "Caller__c",
+    "TOUCHPOINT_SALESFORCE__TRACKING_NUMBER_FIELD": "Tracking__c",
+}
+
+
+def run(args: list[str], db: Path, phones: bool = False) -> tuple[float, int, str]:
     """Run a touchpoint command on the bench store."""
     limit = os.environ.get("MEMORY_LIMIT", "2GB")
     return measured(
         [sys.executable, "-m", "touchpoint", "--db", str(db), *args],
-        {"TOUCHPOINT_STORE__MEMORY_LIMIT": limit},
+        {"TOUCHPOINT_STORE__MEMORY_LIMIT": limit, **(PHONE_SETTINGS if phones else {})},
     )
 
 
@@ -210,9 +231,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=2_000_000, help="page views to generate")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--phones",
+        action="store_true",
+        help="Tasks carry caller and tracking numbers; build a second time with nothing new",
+    )
     args = parser.parse_args()
     started = time.perf_counter()
-    events, tasks = generate(args.events, args.seed)
+    events, tasks = generate(args.events, args.seed, args.phones)
     print(
         f"data: {events.name} ({events.stat().st_size / 1e6:,.0f} MB), {tasks.name} "
         f"(generated or reused in {time.perf_counter() - started:.1f}s)"
@@ -222,10 +248,14 @@ def main() -> None:
         db = directory / "touchpoint.duckdb"
         t_events, m_events, _ = run(["-q", "import", "events", str(events)], db)
         t_calls, m_calls, _ = run(
-            ["-q", "import", "calls", str(tasks), "--format", "salesforce-csv"], db
+            ["-q", "import", "calls", str(tasks), "--format", "salesforce-csv"], db, args.phones
         )
-        t_build, m_build, out = run(["build", "--json"], db)
+        t_build, m_build, out = run(["build", "--json"], db, args.phones)
         summary = json.loads(out)
+        again = None
+        if args.phones:  # the lookup is kept: a build with nothing new parses no number
+            t_again, m_again, out_again = run(["build", "--json"], db, args.phones)
+            again = json.loads(out_again)
         t_ref, m_ref, counts = reference(events, tasks, directory)
     ours = t_events + t_calls + t_build
     print(f"\n{'step':<24}{'seconds':>9}{'rows/s':>14}{'peak MB':>10}")
@@ -236,6 +266,10 @@ def main() -> None:
     for stage in summary["stages"]:
         rate = stage["rows_in"] / stage["seconds"] if stage["seconds"] else 0
         print(f"  {stage['stage']:<22}{stage['seconds']:>9.2f}{rate:>14,.0f}")
+    if again is not None:
+        print(f"{'build again, no new':<24}{t_again:>9.2f}{n / t_again:>14,.0f}{m_again:>10,}")
+        for stage in again["stages"][:2]:
+            print(f"  {stage['stage']:<22}{stage['seconds']:>9.2f}  ({stage['rows_out']:,} parsed)")
     print(
         f"{'touchpoint total':<24}{ours:>9.2f}{n / ours:>14,.0f}{max(m_events, m_calls, m_build):>10,}"
     )

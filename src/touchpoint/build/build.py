@@ -67,8 +67,9 @@ def build(
     with Store.open(settings) as store:
         # The collector's log first: its rows and checkpoints commit together.
         intake = load_intake(store)
+        backend = DuckDBBackend(store.con)
         # Numbers as written → E.164 for this build's region, before the stages read them.
-        phones = refresh_phone_numbers(store, params, settings.phone.default_region)
+        phones = refresh_phone_numbers(store, backend, params, settings.phone.default_region)
         snapshot = store.new_snapshot()
         build_id = snapshot.path.stem
         try:
@@ -77,7 +78,7 @@ def build(
 
                 stages = build_on_spark(store, settings, params, settings.spark.master, on_stage)
             else:
-                stages = _build_on_duckdb(store, settings, params, on_stage)
+                stages = _build_on_duckdb(backend, settings, params, on_stage)
             stages = [intake.stage_info(), phones, *stages]
             on_stage("publish")
             store.con.execute("CREATE TABLE snap.main.rejects AS SELECT * FROM rejects")
@@ -92,10 +93,12 @@ def build(
 
 
 def _build_on_duckdb(
-    store: Store, settings: Settings, params: BuildParams, on_stage: Callable[[str], None]
+    backend: DuckDBBackend,
+    settings: Settings,
+    params: BuildParams,
+    on_stage: Callable[[str], None],
 ) -> list[StageInfo]:
     """Every stage in this process, each result a table of the attached `snap` database."""
-    backend = DuckDBBackend(store.con)
     _results, stages = run_stages(
         backend,
         backend.raw("raw_events"),

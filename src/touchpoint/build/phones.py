@@ -34,7 +34,9 @@ def region_of(default_region: str) -> str:
     return default_region.strip().upper()
 
 
-def refresh_phone_numbers(store: Store, params: BuildParams, default_region: str) -> StageInfo:
+def refresh_phone_numbers(
+    store: Store, backend: DuckDBBackend, params: BuildParams, default_region: str
+) -> StageInfo:
     """Add to the store's lookup every number the raw tables hold that it lacks for this region.
 
     Reported like a stage: rows in are the numbers new to this region, rows out the
@@ -43,9 +45,10 @@ def refresh_phone_numbers(store: Store, params: BuildParams, default_region: str
     started = time.perf_counter()
     region = region_of(default_region)
     store.con.execute(
-        f"CREATE TABLE IF NOT EXISTS {TABLE} (raw VARCHAR, region VARCHAR, e164 VARCHAR)"
+        f"CREATE TABLE IF NOT EXISTS {TABLE} "
+        "(raw VARCHAR, region VARCHAR, e164 VARCHAR, PRIMARY KEY (raw, region))"
     )
-    backend = DuckDBBackend(store.con)  # declares the SQL functions `raw_numbers` calls
+    # The stages' own expressions, so the lookup holds exactly what they will look up.
     numbers = raw_numbers(
         backend.raw("raw_calls"), backend.raw("raw_leads"), backend.raw("raw_contacts"), params
     )
