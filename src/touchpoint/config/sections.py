@@ -75,6 +75,31 @@ class MergeSettings(Section):
         "session_start",
         description="Measure the gap from the session's start or from its last event before the call.",
     )
+    vendor_fallback: bool = Field(
+        True,
+        description="A call with no visitor id but the vendor's own attribution gets a "
+        "standalone touchpoint (attribution_basis vendor); false: no touchpoint.",
+    )
+
+
+class CallSettings(Section):
+    """`[calls]`: which calls, texts and forms count (DESIGN §12); the rules run in this order."""
+
+    exclude_outbound: bool = Field(True, description="Outbound calls do not count.")
+    exclude_spam: bool = Field(True, description="Calls the vendor marked as spam do not count.")
+    min_duration: Duration = Field(
+        timedelta(0), description="Calls shorter than this do not count (0s: any length)."
+    )
+    answered_only: bool = Field(
+        False, description="Only answered calls count (missed, voicemail, ... do not)."
+    )
+    first_time_only: bool = Field(
+        False, description="Only first-time callers count (the vendor's first_time_caller)."
+    )
+    lead_statuses: list[str] = Field(
+        default_factory=list,
+        description="Only calls with one of these vendor lead statuses count (any case; empty: any).",
+    )
 
 
 class ChannelSettings(Section):

@@ -18,6 +18,7 @@ from pydantic_settings import (
 from touchpoint.config.salesforce import SalesforceSettings
 from touchpoint.config.sections import (
     AttributionSettings,
+    CallSettings,
     ChannelSettings,
     CollectorSettings,
     CrmSettings,
@@ -54,6 +55,7 @@ class Settings(BaseSettings):
     site: SiteSettings = SiteSettings()
     sessions: SessionSettings = SessionSettings()
     merge: MergeSettings = MergeSettings()
+    calls: CallSettings = CallSettings()
     channels: ChannelSettings = ChannelSettings()
     attribution: AttributionSettings = AttributionSettings()
     collector: CollectorSettings = CollectorSettings()

@@ -23,6 +23,9 @@ VISITOR = "1"
 CRM = "2"
 EMAIL = "3"
 CRM_PERSON_PREFIX = "sf:"
+# People of calls no visitor id and no CRM record ties to anyone (`caller_person`).
+PHONE_PERSON_PREFIX = "phone:"
+CALL_PERSON_PREFIX = "call:"
 MAX_ROUNDS = 100
 
 
@@ -138,3 +141,22 @@ def crm_person(table: ir.Table, crm_id: ir.StringValue | str, people_table: ir.T
     return joined.mutate(
         person_id=ibis.coalesce(joined.joined_person, CRM_PERSON_PREFIX + joined._crm_key)
     ).drop("joined_record", "joined_person", "_crm_key")
+
+
+def caller_person(
+    calls: ir.Table, people_table: ir.Table, leads: ir.Table, contacts: ir.Table
+) -> ir.Table:
+    """Calls without a visitor id with `person_id`: the person of the call's CRM `WhoId`,
+    else of the one lead or contact with the caller's number, else the caller's number
+    itself (`phone:+16175550182`: one caller, one person), else the call alone
+    (`call:` and its touchpoint id), so that each such touchpoint lands on a person."""
+    owners = phone_owners(leads, contacts)
+    owners = owners.select(owner_phone=owners.phone, phone_owner=owners.owner)
+    joined = calls.left_join(owners, calls.caller_number == owners.owner_phone)
+    joined = crm_person(joined, ibis.coalesce(joined.who_id, joined.phone_owner), people_table)
+    person = ibis.coalesce(
+        joined.person_id,
+        PHONE_PERSON_PREFIX + joined.caller_number,
+        CALL_PERSON_PREFIX + joined.touchpoint_id,
+    )
+    return joined.mutate(person_id=person).drop("owner_phone", "phone_owner")

@@ -4,6 +4,11 @@ For each call, the latest session of the same visitor that started at or
 before the call. The gap runs from that session's start (or, with
 `[merge] anchor = "last_activity"`, from its last event at or before the
 call) to the call; a gap up to the window, inclusive, merges.
+
+Every call is then judged by the `[calls]` rules (`stages.qualify`): one that does
+not count keeps its outcome but gets no touchpoint id. A call with no visitor id
+whose record carries the vendor's attribution gets a touchpoint of its own
+(`attribution_basis = vendor`) while `[merge] vendor_fallback` is on (DESIGN §12).
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import ibis.expr.types as ir
 
 from touchpoint.stages.ids import call_touchpoint_id, session_touchpoint_id
 from touchpoint.stages.params import BuildParams
+from touchpoint.stages.qualify import qualify, record_kind
 
 MERGED = "merged"
 OUTSIDE_WINDOW = "outside_window"
@@ -92,24 +98,27 @@ def merge_calls(
     has_vendor = ibis.literal(False)
     for name in VENDOR_FIELDS:
         has_vendor |= joined[name].notnull()
-    standalone_basis = ibis.ifelse(has_vendor, "vendor", "none")
     merged = joined.mutate(
         outcome=outcome,
         seconds_from_session_start=(joined.called_us - joined.session_started_us).cast("float64")
         / 1_000_000,
         gap_s=gap_us.cast("float64") / 1_000_000,
+        kind=record_kind(joined),
+        _has_vendor=has_vendor,
     )
+    merged = qualify(merged, events, params)
+    # `[merge] vendor_fallback`: the vendor's attribution stands in for the missing visitor.
+    by_vendor = (merged.outcome == NO_VISITOR_ID) & merged._has_vendor & params.vendor_fallback
+    no_touchpoint = ~merged.qualified | ((merged.outcome == NO_VISITOR_ID) & ~by_vendor)
     return merged.mutate(
         touchpoint_id=ibis.cases(
+            (no_touchpoint, ibis.null("string")),
             (merged.outcome == MERGED, session_touchpoint_id(merged.session_id)),
-            (merged.outcome == NO_VISITOR_ID, ibis.null("string")),
             else_=call_touchpoint_id(merged.source_system, merged.call_id),
         ),
         attribution_basis=ibis.cases(
+            (no_touchpoint, ibis.null("string")),
             (merged.outcome == MERGED, "session"),
-            (merged.outcome == NO_VISITOR_ID, ibis.null("string")),
-            else_=standalone_basis,
+            else_=ibis.ifelse(merged._has_vendor, "vendor", "none"),
         ),
-        qualified=ibis.literal(True),
-        disqualified_reason=ibis.null("string"),
-    )
+    ).drop("_has_vendor")

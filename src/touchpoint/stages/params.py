@@ -30,11 +30,20 @@ class BuildParams:
     # Read again at every build from the records the raw tables keep (DESIGN §11).
     visitor_id_field: str = "bizible2__BizibleId__c"
     call_time_field: str = "bizible2__Bizible_Touchpoint_Date__c"
+    call_types: tuple[str, ...] = ("Call", "Inbound Call", "Outbound Call")  # Task Types
     amount_field: str = "Amount"
     site_timezone: str = "UTC"
     # The Task fields holding the numbers, read again for `stages.phones`.
     caller_number_field: str = ""
     tracking_number_field: str = ""
+    # `[merge] vendor_fallback` and the `[calls]` rules (DESIGN §12; stages.qualify).
+    vendor_fallback: bool = True
+    exclude_outbound: bool = True
+    exclude_spam: bool = True
+    min_duration_us: int = 0
+    answered_only: bool = False
+    first_time_only: bool = False
+    lead_statuses: tuple[str, ...] = ()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> BuildParams:
@@ -57,8 +66,16 @@ class BuildParams:
             custom_shares=(custom.ft, custom.lc, custom.oc, custom.closed, custom.middle),
             visitor_id_field=settings.salesforce.visitor_id_field.strip(),
             call_time_field=settings.salesforce.call_time_field.strip(),
+            call_types=tuple(settings.salesforce.call_types),
             amount_field=settings.attribution.amount_field.strip(),
             site_timezone=settings.site.timezone,
             caller_number_field=settings.salesforce.caller_number_field.strip(),
             tracking_number_field=settings.salesforce.tracking_number_field.strip(),
+            vendor_fallback=settings.merge.vendor_fallback,
+            exclude_outbound=settings.calls.exclude_outbound,
+            exclude_spam=settings.calls.exclude_spam,
+            min_duration_us=settings.calls.min_duration // _US,
+            answered_only=settings.calls.answered_only,
+            first_time_only=settings.calls.first_time_only,
+            lead_statuses=tuple(s.strip() for s in settings.calls.lead_statuses if s.strip()),
         )

@@ -199,7 +199,7 @@ STAGES: tuple[Stage, ...] = (
     Stage("people", ("identity_edges",), _people, "published", on_backend=True),
     Stage(
         "person_touchpoints",
-        ("sessions", "calls", "people", "campaign_members"),
+        ("sessions", "calls", "people", "campaign_members", "leads", "contacts"),
         touchpoints,
         "scratch",
         rows_from=2,

@@ -16,15 +16,16 @@ import ibis.expr.types as ir
 from touchpoint.schema import TOUCHPOINT_COLUMNS
 from touchpoint.stages.campaigns import campaign_touchpoints
 from touchpoint.stages.channels import classify, is_internal, referrer_sources, source_medium
-from touchpoint.stages.identity import visitor_person
+from touchpoint.stages.identity import caller_person, visitor_person
 from touchpoint.stages.ids import session_touchpoint_id
-from touchpoint.stages.merge import MERGED, NO_SESSION, OUTSIDE_WINDOW
+from touchpoint.stages.merge import MERGED, NO_SESSION, NO_VISITOR_ID, OUTSIDE_WINDOW
 from touchpoint.stages.params import BuildParams
 
 WEB_FORM = "Web Form"
 WEB_CHAT = "Web Chat"
 WEB_VISIT = "Web Visit"
 PHONE_CALL = "Phone Call"
+TEXT_MESSAGE = "Text Message"
 CRM_ACTIVITY = "CRM Activity"
 
 # What the touchpoints table keeps after its contract columns, for journeys and positions.
@@ -36,15 +37,26 @@ COLUMNS = (
 )
 
 
+def conversion_type(calls: ir.Table, blank: str | None) -> ir.StringValue:
+    """The touchpoint type a call, text or form gives: a text is a `Text Message`, a
+    vendor form a `Web Form`, a call its activity type (`blank` when it has none)."""
+    return ibis.cases(
+        (calls.kind == "text", TEXT_MESSAGE),
+        (calls.kind == "form", WEB_FORM),
+        else_=calls.activity_type if blank is None else calls.activity_type.fill_null(blank),
+    )
+
+
 def first_merged_calls(calls: ir.Table) -> ir.Table:
-    """The earliest merged call of each session."""
-    merged = calls.filter(calls.outcome == MERGED)
+    """The earliest qualified merged call (or text, or vendor form) of each session."""
+    merged = calls.filter((calls.outcome == MERGED) & calls.qualified)
     earliest = ibis.window(group_by="session_id", order_by=["called_us", "call_id"])
     ranked = merged.mutate(call_rank=ibis.row_number().over(earliest))
     return ranked.filter(ranked.call_rank == 0).select(
         "session_id",
         first_call_us=ranked.called_us,
-        first_call_type=ranked.activity_type,
+        first_call_type=conversion_type(ranked, None),
+        first_call_kind=ranked.kind,
         first_call_id=ranked.call_id,
     )
 
@@ -77,7 +89,8 @@ def session_touchpoints(sessions: ir.Table, calls: ir.Table, people: ir.Table) -
     by_start = ibis.window(group_by="person_id", order_by=["started_us", "session_id"])
     joined = joined.mutate(
         conversion_us=conversion_us,
-        conversion_kind=kind,
+        # A merged record's own kind: a call, a text or the vendor's form.
+        conversion_kind=ibis.ifelse(kind == "call", joined.first_call_kind, kind),
         touchpoint_type=touchpoint_type,
         touchpoint_medium=medium,
         first_session=ibis.row_number().over(by_start) == 0,
@@ -148,15 +161,20 @@ def vendor_source_medium(
 
 
 def call_touchpoints(calls: ir.Table, params: BuildParams) -> ir.Table:
-    """Touchpoints of calls that did not merge into a session (no visitor id: none)."""
-    standalone = calls.filter(calls.outcome.isin((NO_SESSION, OUTSIDE_WINDOW)))
+    """Touchpoints of the qualified calls, texts and vendor forms that did not merge into a
+    session (no visitor id: only by the vendor's attribution, `[merge] vendor_fallback`)."""
+    standalone = calls.filter(
+        calls.outcome.isin((NO_SESSION, OUTSIDE_WINDOW, NO_VISITOR_ID))
+        & calls.qualified
+        & calls.touchpoint_id.notnull()
+    )
     classified = classify(
         vendor_source_medium(standalone, params.internal_domains, params.manual_tags_override),
         params.channel_rules,
         params.replace_default_channels,
     )
     by_vendor = classified.attribution_basis == "vendor"
-    call_type = classified.activity_type.fill_null(PHONE_CALL)
+    call_type = conversion_type(classified, PHONE_CALL)
     return classified.select(
         touchpoint_id=classified.touchpoint_id,
         person_id=classified.visitor_id,
@@ -175,7 +193,9 @@ def call_touchpoints(calls: ir.Table, params: BuildParams) -> ir.Table:
         attribution_basis=classified.attribution_basis,
         touchpoint_us=classified.called_us,
         conversion_us=classified.called_us,
-        conversion_kind=ibis.literal("call"),
+        conversion_kind=classified.kind,
+        who_id=classified.who_id,
+        caller_number=classified.caller_number,
     )
 
 
@@ -184,10 +204,15 @@ def touchpoints(
     calls: ir.Table,
     people: ir.Table,
     campaign_members: ir.Table,
+    leads: ir.Table,
+    contacts: ir.Table,
     params: BuildParams,
 ) -> ir.Table:
     """Every touchpoint (sessions, standalone calls, CRM campaign responses) with its person."""
-    standalone = visitor_person(call_touchpoints(calls, params).drop("person_id"), people)
+    by_call = call_touchpoints(calls, params).drop("person_id")
+    with_visitor = visitor_person(by_call.filter(by_call.visitor_id.notnull()), people)
+    without = caller_person(by_call.filter(by_call.visitor_id.isnull()), people, leads, contacts)
+    standalone = with_visitor.select(*COLUMNS).union(without.select(*COLUMNS), distinct=False)
     web = session_touchpoints(sessions, calls, people).union(standalone.select(*COLUMNS))
     crm = campaign_touchpoints(campaign_members, people, params.campaign_channels)
     return web.union(crm.select(*COLUMNS), distinct=False)
