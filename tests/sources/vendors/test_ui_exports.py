@@ -293,6 +293,22 @@ def test_labels_match_in_any_case_and_order(tmp_path: Path) -> None:
     )
 
 
+def test_a_date_and_a_time_in_two_columns_are_one_time(tmp_path: Path) -> None:
+    (tmp_path / "log.csv").write_text(
+        "Date,Time,Time Zone,Phone Number,Call Status\n"
+        "03/31/2026,2:05 PM,(GMT-08:00) Pacific Time (US & Canada),(415) 555-0132,Left Voicemail\n",
+        encoding="utf-8",
+    )
+    result = run_touchpoint(tmp_path, "import", "calls", "log.csv", "--format", "callrail-csv")
+    assert result.code == 0, result.stderr
+    [row] = _json_lines(run_touchpoint(tmp_path, "export", "raw_calls", "--format", "json"))
+    assert _pick(row, "called_at", "caller_number", "status") == (
+        "2026-03-31T21:05:00Z",  # PDT
+        "+14155550132",
+        "voicemail",
+    )
+
+
 def test_a_gzipped_export_reads_as_the_export(tmp_path: Path) -> None:
     with gzip.open(tmp_path / "log.csv.gz", "wb") as packed:
         packed.write((EXPORTS / "ctm-excel-uk.csv").read_bytes())
