@@ -25,6 +25,7 @@ from touchpoint.sources.files import AUTO, Dialect, files_to_import
 from touchpoint.sources.records import FileProblem, ParseReport, Reject, RowBatches, stable_hash
 from touchpoint.sources.salesforce import crm as salesforce_crm
 from touchpoint.sources.salesforce import tasks as salesforce_tasks
+from touchpoint.sources.salesforce.reading import KeptAside
 from touchpoint.sources.vendors import files as vendor_files
 from touchpoint.store import Staging, Store
 
@@ -74,14 +75,15 @@ class StrictRejected(TouchpointError):
     """`--strict` met a reject: nothing landed."""
 
 
-# Stages one file's good rows and records its rejects and notes in the report; may say
-# how many of the file's bytes it has read so far (the rest is counted when it returns).
-FileLoader = Callable[[Staging, Path, ParseReport, datetime, Callable[[int], None]], None]
+# Stages one file's good rows (and, in the second staging, rows kept that are not of the
+# kind imported) and records its rejects and notes in the report; may say how many of
+# the file's bytes it has read so far (the rest is counted when it returns).
+FileLoader = Callable[[Staging, Path, ParseReport, datetime, Callable[[int], None], Staging], None]
 
 
 # Reads one file's good rows into Arrow tables of its raw table, filling these batches
 # (of the import's arrival time and the file); rejects and notes go in the report.
-TableReader = Callable[[Path, ParseReport, RowBatches, datetime], Iterator[pa.Table]]
+TableReader = Callable[[Path, ParseReport, RowBatches, datetime], Iterator[pa.Table | KeptAside]]
 
 
 def total_bytes(paths: list[Path]) -> int:
@@ -133,10 +135,11 @@ def _import(
                 try:
                     # Staging happens before the file's transaction opens: inside one,
                     # DuckDB keeps every Arrow chunk it scanned alive until the commit.
-                    with store.staging(table) as staged:
-                        load(staged, path, report, received_at, tell)
+                    with store.staging(table) as staged, store.staging(table) as aside:
+                        load(staged, path, report, received_at, tell, aside)
                         with per_file:
                             landed = store.land(staged)
+                            store.land(aside)  # kept, and counted as skipped
                             store.insert_new(
                                 "rejects", [reject_rows(kind, report.rejects, received_at)]
                             )
@@ -186,6 +189,7 @@ def import_events(
         report: ParseReport,
         received_at: datetime,
         tell: Callable[[int], None],
+        _aside: Staging,
     ) -> None:
         file_format = event_files.format_of(path, fmt)
         import_event_file(staged, path, file_format, report, received_at, tell, dialect)
@@ -264,9 +268,13 @@ def _table_loader(schema: pa.Schema, read: TableReader) -> FileLoader:
         report: ParseReport,
         received_at: datetime,
         _tell: Callable[[int], None],
+        aside: Staging,
     ) -> None:
         batches = RowBatches(schema, received_at=received_at, origin=f"file:{path.resolve()}")
         for batch in read(path, report, batches, received_at):
-            staged.append(batch)
+            if isinstance(batch, KeptAside):
+                aside.append(batch.rows)
+            else:
+                staged.append(batch)
 
     return load

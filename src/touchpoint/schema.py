@@ -245,6 +245,7 @@ TASK_FIELDS = (
     "CallDurationInSeconds",
     "CallObject",
     "TaskSubtype",  # which Tasks are calls (DESIGN §11)
+    "CallDisposition",  # how the call went: the calls' `status` (DESIGN §12)
     *VERSION_FIELDS,
 )
 

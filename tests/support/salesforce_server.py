@@ -49,6 +49,8 @@ SCHEMA: dict[str, set[str]] = {
         "CallDurationInSeconds",
         "CallObject",
         "TaskSubtype",
+        "CallDisposition",
+        "Description",
         "bizible2__BizibleId__c",
         "bizible2__Bizible_Touchpoint_Date__c",
         "tp_uid__c",  # an org's own visitor-id field ([salesforce] visitor_id_field)

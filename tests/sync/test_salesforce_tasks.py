@@ -12,6 +12,7 @@ from typing import Any
 import duckdb
 import pytest
 
+from support.built import built_calls
 from support.paths import FIXTURES
 from support.salesforce_server import SalesforceOrg, Tls, make_tls
 
@@ -54,7 +55,8 @@ def configure(workdir: Path, org: SalesforceOrg, **salesforce: Any) -> None:
     (workdir / "touchpoint.toml").write_text("\n".join(lines) + "\n")
 
 
-def call_ids(workdir: Path) -> set[str]:
+def kept_ids(workdir: Path) -> set[str]:
+    """The Tasks kept raw."""
     con = duckdb.connect(str(workdir / "touchpoint.duckdb"), read_only=True)
     try:
         return {row[0] for row in con.execute("SELECT call_id FROM raw_calls").fetchall()}
@@ -71,7 +73,9 @@ def test_the_rule_keeps_the_calls_and_counts_the_rest_as_skipped(cli, workdir, o
     assert task["already_present"] == 0
     assert task["skipped_reasons"]["not a call: TaskSubtype 'Email', Type 'Email'"] == 5
     assert sum(task["skipped_reasons"].values()) == 10
-    assert call_ids(workdir) == CALL_IDS
+    # Every Task is kept raw; the build takes the calls.
+    assert len(kept_ids(workdir)) == 14
+    assert set(built_calls(cli)) == CALL_IDS
     # Without task_filter every Task changed since the watermark is read: the rule is ours.
     assert all("WHERE" not in (seen.soql or "") for seen in org.queries())
     # The table and the summary line show the skipped Tasks too.
@@ -92,7 +96,8 @@ def test_task_filter_is_the_query_s_where_and_replaces_the_rule(cli, workdir, or
         first.soql or ""
     )
     # The rule is replaced, not added to: the Task with only a visitor id is not asked for.
-    assert call_ids(workdir) == CALL_IDS - {"00T5e00000Qr014AAA"}
+    assert kept_ids(workdir) == CALL_IDS - {"00T5e00000Qr014AAA"}
+    assert set(built_calls(cli)) == CALL_IDS - {"00T5e00000Qr014AAA"}
     # The next sync adds the watermark to the same condition.
     mark = len(org.seen)
     assert cli("sync", "salesforce").code == 0

@@ -19,6 +19,13 @@ the Task's id, so the call is found by either id.
 A Task's visitor id and call time come from the fields `[salesforce]
 visitor_id_field` and `call_time_field` name; they are read again here from the
 record as imported, so a changed setting applies to every Task at the next build.
+Every Task is kept raw, emails and meetings too, and whether it is a call is
+decided here on its latest version (DESIGN §11: `TaskSubtype = 'Call'`, or a
+`CallType`, or a visitor id, or a `Type` in `[salesforce] call_types`; a Task a
+sync's `task_filter` chose is one), so a Task that became an email is no call.
+A Task's call columns of DESIGN §12: `kind` is `call`, `direction` its
+`CallType` (`Inbound`, `Outbound`; `Internal`, a call between two users, has
+none), `status` its `CallDisposition` where the words say it (`CALL_RESULTS`).
 """
 
 from __future__ import annotations
@@ -35,6 +42,23 @@ _KEY = ("source_system", "call_id")
 _FROM_TASK = ("who_id", "what_id", "activity_type", "subject")
 # From the Task only where the vendor left them empty.
 _FALLBACK_TO_TASK = ("visitor_id", "caller_number", "tracking_number", "duration_s", "call_type")
+# A Task's `CallDisposition` (free text a CTI or a user writes) as a call's `status`,
+# lower-case; other words say nothing clear, and give none.
+CALL_RESULTS = {
+    "answered": "answered",
+    "connected": "answered",
+    "no answer": "missed",
+    "not answered": "missed",
+    "unanswered": "missed",
+    "missed": "missed",
+    "voicemail": "voicemail",
+    "left voicemail": "voicemail",
+    "left message": "voicemail",
+    "busy": "busy",
+    "failed": "failed",
+    "abandoned": "abandoned",
+}
+DIRECTIONS = {"inbound": "inbound", "outbound": "outbound"}  # a Task's CallType
 
 
 def latest_versions(raw_calls: ir.Table) -> ir.Table:
@@ -82,6 +106,34 @@ def with_task_fields(calls: ir.Table, params: BuildParams) -> ir.Table:
     )
     t = t.mutate(called_at=ibis.ifelse(is_task, timestamp_of(t.called_us), t.called_at))
     return t.drop("_created_text", "_call_time_text", "_created_us", "_call_time_us")
+
+
+def is_task_call(calls: ir.Table, params: BuildParams) -> ir.BooleanValue:
+    """Whether a Task (its latest version, fields read by `with_task_fields`) is a call."""
+    subtype = record_text(calls.record, "TaskSubtype").lower()
+    rule = (
+        (calls.kind == "call")  # a sync's `task_filter` chose it: that rule replaces ours
+        | (subtype == "call")
+        | calls.call_type.notnull()
+        | calls.visitor_id.notnull()
+    )
+    types = sorted({name.strip().lower() for name in params.call_types if name.strip()})
+    if types:
+        rule |= calls.activity_type.strip().lower().isin(types)
+    return rule.fill_null(False)
+
+
+def with_task_call_facts(calls: ir.Table) -> ir.Table:
+    """Tasks' DESIGN §12 columns: `kind`, `direction` (CallType) and `status` (CallDisposition)."""
+    is_task = calls.source_system.isin(CRM_SYSTEMS)
+    direction = calls.call_type.strip().lower().substitute(DIRECTIONS, else_=ibis.null("string"))
+    result = record_text(calls.record, "CallDisposition").lower()
+    status = result.substitute(CALL_RESULTS, else_=ibis.null("string"))
+    return calls.mutate(
+        kind=ibis.ifelse(is_task, ibis.literal("call"), calls.kind),
+        direction=ibis.ifelse(is_task, direction, calls.direction),
+        status=ibis.ifelse(is_task, status, calls.status),
+    )
 
 
 def task_links(calls: ir.Table) -> ir.Table:
@@ -174,8 +226,11 @@ def one_call_per_route(calls: ir.Table) -> ir.Table:
 
 
 def call_records(raw_calls: ir.Table, params: BuildParams) -> ir.Table:
-    """The latest version of each call record, its fields read with these settings."""
+    """The latest version of each call record, its fields read with these settings; of
+    the Tasks, those that are calls."""
     latest = with_task_fields(latest_versions(raw_calls), params)
+    latest = latest.filter(~latest.source_system.isin(CRM_SYSTEMS) | is_task_call(latest, params))
+    latest = with_task_call_facts(latest)
     return latest.drop("record", "record_hash", "origin", "received_at")
 
 

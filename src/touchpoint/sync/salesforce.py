@@ -3,9 +3,11 @@
 Each object is read with one SOQL query over `queryAll` (deleted records come
 too, with `IsDeleted = true`, and remove what they made), ordered by
 `SystemModstamp` and filtered with `SystemModstamp >=` the object's watermark.
-Tasks that are not calls are skipped by the rule of `salesforce.tasks`, or,
-when `[salesforce] task_filter` is set, left out by that condition in the
-query's WHERE (which then replaces the rule).
+Every Task is kept (the build decides which are calls, `stages.current_calls`);
+the Tasks that are not calls by the rule of `salesforce.tasks` are counted as
+skipped. When `[salesforce] task_filter` is set, that condition in the query's
+WHERE replaces the rule: the Tasks it leaves out are never read, and those it
+chooses are calls (their rows say `kind = 'call'`).
 Pages follow `nextRecordsUrl`. Each page lands in one transaction together
 with its rejects and the watermark (the page's newest `SystemModstamp`), so a
 sync that fails or stops leaves the watermark where the last stored page
@@ -15,6 +17,7 @@ and collapse: a record already stored is the same `record_hash`.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 from collections import Counter
@@ -25,12 +28,10 @@ from typing import Any
 
 from touchpoint.config import Settings
 from touchpoint.errors import TouchpointError
-from touchpoint.importers import reject_rows
 from touchpoint.schema import CRM_TABLES, RAW_TABLES
 from touchpoint.sources.records import (
     ParseReport,
     RecordError,
-    Reject,
     RowBatches,
     compact_json,
     from_us,
@@ -41,6 +42,7 @@ from touchpoint.sources.salesforce import crm as salesforce_crm
 from touchpoint.sources.salesforce import tasks as salesforce_tasks
 from touchpoint.sources.salesforce.reading import SkipOf
 from touchpoint.store import Store
+from touchpoint.sync.pages import PageCounts, land_page
 from touchpoint.sync.salesforce_client import ApiLimitReached, SalesforceClient
 
 STAMP = "SystemModstamp"
@@ -60,7 +62,9 @@ class SyncedObject:
     row_of: RowOf
     fields_of: Callable[[Settings], Iterable[str]]
     skip_of: SkipOf | None = None  # which records are not of this kind (Tasks: not calls)
+    kept_of: RowOf | None = None  # the row kept of a record skipped (the build decides)
     filter_of: Callable[[Settings], str] = lambda _settings: ""  # a SOQL condition
+    chosen: dict[str, Any] = field(default_factory=dict)  # what the condition's rows say
 
     def fields(self, settings: Settings) -> list[str]:
         """The SELECT list: Id first, then every field the row function reads, sorted."""
@@ -111,7 +115,9 @@ OBJECTS: dict[str, SyncedObject] = {
         row_of=salesforce_tasks.task_row,
         fields_of=salesforce_tasks.known_fields,
         skip_of=salesforce_tasks.not_a_call,
+        kept_of=salesforce_tasks.kept_task_row,
         filter_of=lambda settings: _task_filter(settings.salesforce.task_filter),
+        chosen={"kind": "call"},
     ),
     "leads": _crm("Lead", "leads", salesforce_crm.lead_row),
     "contacts": _crm("Contact", "contacts", salesforce_crm.contact_row),
@@ -126,23 +132,13 @@ OBJECTS: dict[str, SyncedObject] = {
 
 
 @dataclass
-class ObjectSync:
+class ObjectSync(PageCounts):
     """What the sync did for one object."""
 
     name: str
     sobject: str
     since: str | None = None  # the watermark it started from
     watermark: str | None = None  # where it ended
-    pages: int = 0
-    read: int = 0
-    new: int = 0
-    rejected: int = 0
-    first_rejects: list[Reject] = field(default_factory=list)
-    skipped: Counter[str] = field(default_factory=Counter)  # by reason
-
-    @property
-    def already_present(self) -> int:
-        return self.read - self.rejected - self.skipped.total() - self.new
 
 
 @dataclass
@@ -258,17 +254,22 @@ def _store_page(
     received_at = datetime.now(UTC).replace(tzinfo=None)
     report = ParseReport()
     batches = RowBatches(RAW_TABLES[obj.table], received_at=received_at, origin=origin)
+    kept = RowBatches(RAW_TABLES[obj.table], received_at=received_at, origin=origin)
     watermark = done.watermark
     skip_of = obj.skip(settings)
+    chosen = obj.chosen if obj.filter_of(settings) else {}
     for record in records:
         report.seen += 1
         watermark = _later(watermark, record.get(STAMP))
         reason = skip_of(record, settings) if skip_of else None
         if reason is not None:
             report.skip(reason)
+            if obj.kept_of is not None:
+                with contextlib.suppress(RecordError):  # a record skipped is never a reject
+                    kept.add(obj.kept_of(record, settings))
             continue
         try:
-            batches.add(obj.row_of(record, settings))
+            batches.add({**obj.row_of(record, settings), **chosen})
         except RecordError as exc:
             record_id = text_or_none(record.get("Id"))
             source = (
@@ -277,19 +278,10 @@ def _store_page(
                 else f"salesforce:{obj.sobject}"
             )
             report.reject(source, compact_json(record), str(exc))
-    with store.transaction(), store.staging(obj.table) as staged:
-        staged.append(batches.take())
-        landed = store.land(staged)
-        store.insert_new("rejects", [reject_rows(obj.kind, report.rejects, received_at)])
-        if watermark is not None and watermark != done.watermark:
-            store.set_checkpoint(obj.checkpoint, watermark)
+    moved = watermark is not None and watermark != done.watermark
+    checkpoint = (obj.checkpoint, watermark) if moved and watermark is not None else None
+    land_page(store, obj.table, obj.kind, batches, report, done, checkpoint, kept)
     done.watermark = watermark
-    done.pages += 1
-    done.read += report.seen
-    done.new += landed
-    done.rejected += len(report.rejects)
-    done.skipped.update(report.skipped)
-    done.first_rejects.extend(report.rejects[: 5 - len(done.first_rejects)])
 
 
 def _task_filter(condition: str) -> str:

@@ -20,7 +20,6 @@ stored collapses). Calls at the watermark itself come again, and collapse.
 from __future__ import annotations
 
 import time
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -28,12 +27,10 @@ from typing import Any
 
 from touchpoint.config import Settings
 from touchpoint.errors import TouchpointError
-from touchpoint.importers import reject_rows
 from touchpoint.schema import RAW_TABLES
 from touchpoint.sources.records import (
     ParseReport,
     RecordError,
-    Reject,
     RowBatches,
     from_us,
     parse_time,
@@ -43,6 +40,7 @@ from touchpoint.sources.vendors.calls import NotACall, record_json
 from touchpoint.sources.vendors.files import arrival_clock
 from touchpoint.sources.vendors.vendor import Vendor
 from touchpoint.store import Store
+from touchpoint.sync.pages import PageCounts, land_page
 from touchpoint.sync.vendor_api import Params, VendorApi
 
 TABLE = "raw_calls"
@@ -84,28 +82,18 @@ class CallFeed:
 
 
 @dataclass
-class VendorSync:
-    """What one `sync callrail` / `sync ctm` did."""
+class VendorSync(PageCounts):
+    """What one `sync callrail` / `sync ctm` did (`skipped`: texts, forms, by reason)."""
 
     vendor: str
     title: str
     account_id: str = ""
     since: str | None = None  # the watermark it started from
     watermark: str | None = None  # where it ended
-    pages: int = 0
-    read: int = 0
-    new: int = 0
-    rejected: int = 0
-    first_rejects: list[Reject] = field(default_factory=list)
-    skipped: Counter[str] = field(default_factory=Counter)  # by reason: texts, forms
     waited: list[float] = field(default_factory=list)  # pauses for 429 / 5xx, in seconds
     stopped: str | None = None
     seconds: float = 0.0
     newest_us: int | None = None  # the newest call start read so far (ahead of the watermark)
-
-    @property
-    def already_present(self) -> int:
-        return self.read - self.rejected - self.skipped.total() - self.new
 
     def summary(self) -> dict[str, Any]:
         """What `--json` prints."""
@@ -206,21 +194,12 @@ def _land(
         batches.add(row)
         newest = max(newest or row["called_us"], row["called_us"])
     watermark = _watermark(newest) if newest is not None else result.watermark
-    with store.transaction(), store.staging(TABLE) as staged:
-        staged.append(batches.take())
-        landed = store.land(staged)
-        store.insert_new("rejects", [reject_rows(KIND, report.rejects, received_at)])
-        if moves_watermark and watermark is not None and watermark != result.watermark:
-            store.set_checkpoint(feed.checkpoint, watermark)
+    moved = moves_watermark and watermark is not None and watermark != result.watermark
+    checkpoint = (feed.checkpoint, watermark) if moved and watermark is not None else None
+    land_page(store, TABLE, KIND, batches, report, result, checkpoint)
     result.newest_us = newest
     if moves_watermark:
         result.watermark = watermark
-    result.pages += 1
-    result.read += report.seen
-    result.new += landed
-    result.rejected += len(report.rejects)
-    result.skipped.update(report.skipped)
-    result.first_rejects.extend(report.rejects[: 5 - len(result.first_rejects)])
 
 
 def _watermark(called_us: int) -> str:

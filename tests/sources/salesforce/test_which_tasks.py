@@ -10,6 +10,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from support.built import built_calls
 from support.paths import FIXTURES
 from touchpoint.config import Settings
 from touchpoint.sources.salesforce.tasks import not_a_call
@@ -54,12 +55,17 @@ def test_only_the_calls_of_an_org_of_emails_land_the_rest_is_skipped(cli, workdi
     assert (summary["rejected"], summary["skipped"]) == (0, 10)
     assert summary["skipped_reasons"] == SKIPPED
     assert store_rows(workdir, "SELECT count(*) FROM rejects") == [(0,)]
-    landed = store_rows(
-        workdir, "SELECT call_id, visitor_id, duration_s, call_type FROM raw_calls ORDER BY 1"
+    # Every Task is kept raw, the build decides: the four calls are the calls.
+    assert store_rows(workdir, "SELECT count(DISTINCT call_id) FROM raw_calls") == [(14,)]
+    calls = built_calls(cli)
+    assert sorted(calls) == sorted(CALLS)
+    inbound = calls["00T5e00000Qr013AAA"]
+    assert (inbound["duration_s"], inbound["kind"], inbound["direction"]) == (
+        247,
+        "call",
+        "inbound",
     )
-    assert [row[0] for row in landed] == sorted(CALLS)
-    assert landed[2][2:] == (247, "Inbound")
-    assert landed[3][1] == "9c1d7e2a4b6f48d0a3e5c7b9d1f20384"
+    assert calls["00T5e00000Qr014AAA"]["visitor_id"] == "9c1d7e2a4b6f48d0a3e5c7b9d1f20384"
     # The summary line says what was skipped and why, most common first.
     line = cli("import", "calls", fixture, "--format", fmt).stderr
     assert (
@@ -78,8 +84,8 @@ def test_call_types_setting_decides_which_types_are_calls(cli, workdir):
     reasons = summary["skipped_reasons"]
     assert "not a call: TaskSubtype 'Task', Type 'Meeting'" not in reasons
     assert reasons["not a call: TaskSubtype 'Task', Type 'Outbound Call'"] == 1
-    types = store_rows(workdir, "SELECT activity_type FROM raw_calls ORDER BY call_id")
-    assert ("Meeting",) in types and ("Outbound Call",) not in types
+    types = {call["activity_type"] for call in built_calls(cli).values()}
+    assert "Meeting" in types and "Outbound Call" not in types
 
 
 def test_a_file_of_only_emails_lands_nothing_and_is_not_an_error(cli, workdir):

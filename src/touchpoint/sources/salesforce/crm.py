@@ -40,7 +40,7 @@ from touchpoint.sources.records import (
     to_us,
 )
 from touchpoint.sources.salesforce.fields import field, flag, sf_id
-from touchpoint.sources.salesforce.reading import api_named, rows_in_batches
+from touchpoint.sources.salesforce.reading import KeptAside, api_named, rows_in_batches
 
 SOURCE_SYSTEM = "salesforce"
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -261,7 +261,7 @@ def read_crm(
     report: ParseReport,
     batches: RowBatches,
     dialect: Dialect = AUTO,
-) -> Iterator[pa.Table]:
+) -> Iterator[pa.Table | KeptAside]:
     """Arrow tables of the good rows of one CRM export (CSV with API names).
 
     `dialect` is how to read the file's text (delimiter, encoding).

@@ -1,10 +1,13 @@
 """What every Salesforce file reader shares: the header's API names, good rows in
 batches, rejects with where they came from, records skipped as not of the kind
-imported, and a note of the fields touchpoint does not read."""
+imported (kept aside, so a build can decide again), and a note of the fields
+touchpoint does not read."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +25,14 @@ RowOf = Callable[[dict[str, Any], Settings], dict[str, Any]]
 SkipOf = Callable[[dict[str, Any], Settings], str | None]
 
 
+@dataclass(frozen=True)
+class KeptAside:
+    """Rows kept raw that do not count as imported: records skipped as not of the kind
+    imported (a Task that is an email), which the build decides on again (DESIGN §11)."""
+
+    rows: pa.Table
+
+
 def rows_in_batches(
     path: Path,
     records: Records,
@@ -32,25 +43,31 @@ def rows_in_batches(
     report: ParseReport,
     batches: RowBatches,
     skip_of: SkipOf | None = None,
-) -> Iterator[pa.Table]:
+    kept_of: RowOf | None = None,
+) -> Iterator[pa.Table | KeptAside]:
     """Arrow tables of the rows `row_of` makes of the records, `BATCH_ROWS` at a time.
 
     A record it refuses is a reject at `origin(place, received)`; one `skip_of`
-    gives a reason for is counted as skipped; a file with no records is a
-    `FileProblem`.
+    gives a reason for is counted as skipped, and its row by `kept_of` (when
+    given, and when the record makes one) comes `KeptAside`; a file with no
+    records is a `FileProblem`.
     """
     unknown: set[str] = set()
+    aside = RowBatches(batches.schema, **batches.fixed)
     for place, received, record in records:
         report.seen += 1
         if record is None:
             continue
         if not known.issuperset(record):
             unknown |= record.keys() - known
-        if skip_of is not None:
-            reason = skip_of(record, settings)
-            if reason is not None:
-                report.skip(reason)
-                continue
+        reason = None if skip_of is None else skip_of(record, settings)
+        if reason is not None:
+            report.skip(reason)
+            if kept_of is not None:
+                _add_row(aside, kept_of, record, settings)
+            if len(aside) >= BATCH_ROWS:
+                yield KeptAside(aside.take())
+            continue
         try:
             row = row_of(record, settings)
         except RecordError as exc:
@@ -61,9 +78,19 @@ def rows_in_batches(
             yield batches.take()
     if len(batches):
         yield batches.take()
+    if len(aside):
+        yield KeptAside(aside.take())
     if report.seen == 0:
         raise empty_file(path)
     report.note_unused(path, unknown)
+
+
+def _add_row(
+    batches: RowBatches, row_of: RowOf, record: dict[str, Any], settings: Settings
+) -> None:
+    """Add the record's row, if it makes one (a skipped record is never a reject)."""
+    with contextlib.suppress(RecordError):
+        batches.add(row_of(record, settings))
 
 
 def api_named(

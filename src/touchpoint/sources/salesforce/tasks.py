@@ -1,8 +1,15 @@
 """Salesforce Tasks that record calls (DESIGN §7, §11), from a CSV export or a REST result.
 
 A Task is a call when its `TaskSubtype` is `Call`, or its `CallType` is set, or
-it carries a visitor id, or its `Type` is one of `[salesforce] call_types`;
-other Tasks (emails, to-dos, meetings) are skipped, each with the reason.
+it carries a visitor id, or its `Type` is one of `[salesforce] call_types`.
+Every Task is kept, the others (emails, to-dos, meetings) too, and the build
+applies the rule again to each Task's latest version (`stages.current_calls`),
+so a Task that became an email is no call any more and a settings change
+applies to every Task imported; an import counts the Tasks that are not calls
+under the current settings as skipped, each with the reason. They are kept
+small: their record holds the fields touchpoint reads and the other non-blank
+fields of up to 255 characters (a visitor id or a call type can be no longer;
+an email's `Description` is).
 
 The call-tracking vendor writes each call into Salesforce as a Task carrying
 the visitor id (Marketo Measure's `bizible2__BizibleId__c` by default). Every
@@ -40,10 +47,17 @@ from touchpoint.sources.records import (
     whole_text,
 )
 from touchpoint.sources.salesforce.fields import flag, sf_id
-from touchpoint.sources.salesforce.reading import Records, api_named, rows_in_batches
+from touchpoint.sources.salesforce.reading import (
+    KeptAside,
+    Records,
+    api_named,
+    rows_in_batches,
+)
 
 SOURCE_SYSTEM = "salesforce"
 REQUIRED_FIELDS = ("Id", "CreatedDate")
+# The longest Text field Salesforce has; longer values are long text areas (an email's body).
+LONGEST_TEXT = 255
 
 
 def _seconds(record: dict[str, Any], name: str) -> int | None:
@@ -114,7 +128,6 @@ def task_row(record: dict[str, Any], settings: Settings) -> dict[str, Any]:
     region = settings.phone.default_region
     raw_number = record.get(fields.caller_number_field) if fields.caller_number_field else None
     tracking = record.get(fields.tracking_number_field) if fields.tracking_number_field else None
-    as_json = compact_json(record)
     return {
         "source_system": SOURCE_SYSTEM,
         "call_id": call_id,
@@ -132,9 +145,29 @@ def task_row(record: dict[str, Any], settings: Settings) -> dict[str, Any]:
         "call_type": text_or_none(record.get("CallType")),
         "is_deleted": flag(record, "IsDeleted"),
         "version_us": version_us,
-        "record": as_json,
+        "record": compact_json(record),
         "record_hash": stable_hash(SOURCE_SYSTEM, sorted_json(record)),
     }
+
+
+def kept_task_row(record: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    """The raw-calls row of a Task that is not a call: kept for the build, its record small.
+
+    Its `record_hash` is the whole record's, as `task_row` gives it, so a Task
+    version is one row whichever rule it was imported under.
+    """
+    known = known_fields(settings)
+    small = {
+        name: value
+        for name, value in record.items()
+        if name in known
+        or (
+            isinstance(value, (str, int, float, bool))
+            and text_or_none(value) is not None
+            and len(str(value)) <= LONGEST_TEXT
+        )
+    }
+    return {**task_row(record, settings), "record": compact_json(small)}
 
 
 def known_fields(settings: Settings) -> frozenset[str]:
@@ -156,8 +189,9 @@ def read_tasks(
     report: ParseReport,
     batches: RowBatches,
     dialect: Dialect = AUTO,
-) -> Iterator[pa.Table]:
-    """Arrow tables of the good Task rows in a `salesforce-csv` or `salesforce-json` file.
+) -> Iterator[pa.Table | KeptAside]:
+    """Arrow tables of the good Task rows in a `salesforce-csv` or `salesforce-json` file;
+    the Tasks that are not calls come `KeptAside`.
 
     `dialect` is how to read the file's text (delimiter, encoding).
     """
@@ -182,6 +216,7 @@ def read_tasks(
         report,
         batches,
         skip_of=not_a_call,
+        kept_of=kept_task_row,
     )
 
 
