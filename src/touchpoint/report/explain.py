@@ -183,7 +183,8 @@ def _explain(
         next_session_started_at=_when(upcoming["started_at"]) if upcoming else None,
         visitor_id_field=field,
     )
-    text = _sentences(call, session, explanation, anchor_at)
+    own = touchpoint is not None and touchpoint.get("call_id") == call["call_id"]
+    text = _sentences(call, session, explanation, anchor_at, own)
     return CallExplanationRecord(**explanation, text=text)
 
 
@@ -192,17 +193,31 @@ def _sentences(
     session: dict[str, Any] | None,
     e: dict[str, Any],
     anchor_at: datetime | None,
+    own: bool = False,
 ) -> str:
     kind = f"type {e['activity_type']!r}" if e["activity_type"] else "blank activity type"
-    lines = [f"Call {e['call_id']} ({e['source_system']}, {kind}) came in at {e['called_at']}."]
+    record = _RECORD_NAMES.get(call.get("kind") or "call", "Call")
+    lines = [f"{record} {e['call_id']} ({e['source_system']}, {kind}) came in at {e['called_at']}."]
     window = _minutes(e["window_minutes"])
     outcome = e["outcome"]
+    counted = call.get("qualified") is not False
     if outcome == NO_VISITOR_ID:
-        lines.append(
-            "It carries no visitor id, so it cannot be tied to any web session: it is listed "
-            "with outcome no_visitor_id and makes no touchpoint. Check that the call-tracking "
-            f"script reads the visitor cookie and writes it into {e['visitor_id_field']}."
-        )
+        if counted and e["touchpoint_id"]:
+            lines.append(
+                "It carries no visitor id, so it cannot be tied to any web session: its outcome "
+                "is no_visitor_id. The call-tracking vendor recorded where the caller came from, "
+                f"so it became a standalone touchpoint ({e['touchpoint_type']}) in channel "
+                f"{e['touchpoint_channel']} with attribution_basis vendor ([merge] "
+                "vendor_fallback)."
+            )
+        else:
+            lines.append(
+                "It carries no visitor id, so it cannot be tied to any web session: it is listed "
+                "with outcome no_visitor_id and makes no touchpoint. Check that the call-tracking "
+                f"script reads the visitor cookie and writes it into {e['visitor_id_field']}."
+            )
+        if not counted:
+            lines.append(_not_counted(call))
         return "\n".join(lines)
     lines.append(f"Its visitor id is {e['visitor_id']}.")
     if outcome == NO_SESSION:
@@ -230,8 +245,10 @@ def _sentences(
             lines.append(f"{gap}; the window is {window}, so the call merged into that session.")
         else:
             lines.append(f"{gap}; the window is {window}, so it did not merge.")
-    if outcome == MERGED:
-        lines.append(_merged_touchpoint(e))
+    if not counted:
+        lines.append(_not_counted(call))
+    elif outcome == MERGED:
+        lines.append(_merged_touchpoint(e, own, call.get("kind") or "call"))
     elif outcome in (NO_SESSION, OUTSIDE_WINDOW):
         if e["attribution_basis"] == "vendor":
             basis = "taken from the source the call-tracking vendor recorded"
@@ -244,9 +261,34 @@ def _sentences(
     return "\n".join(lines)
 
 
-def _merged_touchpoint(e: dict[str, Any]) -> str:
+# What `[calls]` setting each reason comes from (stages.qualify), by the reason's start.
+_REASON_SETTINGS = (
+    ("outbound", "[calls] exclude_outbound"),
+    ("spam", "[calls] exclude_spam"),
+    ("too short", "[calls] min_duration"),
+    ("not answered", "[calls] answered_only"),
+    ("repeat caller", "[calls] first_time_only"),
+    ("lead status", "[calls] lead_statuses"),
+)
+_RECORD_NAMES = {"call": "Call", "text": "Text message", "form": "Form"}
+
+
+def _not_counted(call: dict[str, Any]) -> str:
+    """`Not counted: too short: 12 s < 30 s ([calls] min_duration). ...`"""
+    reason = call.get("disqualified_reason") or "unknown"
+    setting = next((s for start, s in _REASON_SETTINGS if reason.startswith(start)), None)
+    shown = f"{reason} ({setting})" if setting else reason
+    return (
+        f"Not counted: {shown}. It keeps its outcome ({call['outcome']}) but makes no "
+        "touchpoint and no conversion."
+    )
+
+
+def _merged_touchpoint(e: dict[str, Any], own: bool, kind: str) -> str:
     text = f"The session's touchpoint ({e['touchpoint_type']}, {e['touchpoint_channel']}) carries the call."
-    if e["touchpoint_conversion"] != "call":
+    if own and kind in ("text", "form") and e["touchpoint_conversion"] == kind:
+        text += " It is the session's earliest conversion and gives the touchpoint its type."
+    elif e["touchpoint_conversion"] in ("form", "chat"):
         text += (
             f" An earlier {e['touchpoint_conversion'].replace('form', 'form submit')} in the session "
             f"gives the touchpoint its type ({e['touchpoint_type']})."
