@@ -123,3 +123,42 @@ def test_a_task_filter_with_where_is_one_error_before_any_request(cli, workdir, 
     assert done.code == 1
     assert "give the condition without WHERE" in done.stderr
     assert org.seen == []
+
+
+def test_a_task_changed_into_an_email_in_the_org_is_no_call_after_the_next_sync(cli, workdir, org):
+    configure(workdir, org)
+    assert cli("sync", "salesforce").code == 0
+    assert "00T5e00000Qr011AAA" in built_calls(cli)
+    # Someone turns the logged call into an email; only it has changed since the watermark.
+    org.put("Task", "00T5e00000Qr011AAA", TaskSubtype="Email", Type="Email")
+    done = cli("sync", "salesforce", "--json")
+    assert done.code == 0, done.stderr
+    [task] = json.loads(done.stdout)["objects"]
+    assert task["skipped_reasons"] == {"not a call: TaskSubtype 'Email', Type 'Email'": 1}
+    assert task["new"] == 0
+    assert set(built_calls(cli)) == CALL_IDS - {"00T5e00000Qr011AAA"}
+
+
+def test_tasks_a_task_filter_chooses_are_calls_at_build(cli, workdir, org):
+    # The org's vendor logs calls as meetings: the filter says so, the rule would not.
+    configure(workdir, org, task_filter="Type = 'Meeting'")
+    done = cli("sync", "salesforce", "--json")
+    assert done.code == 0, done.stderr
+    [task] = json.loads(done.stdout)["objects"]
+    assert (task["read"], task["new"], task["skipped"]) == (1, 1, 0)
+    call = built_calls(cli)["00T5e00000Qr010AAA"]
+    assert (call["kind"], call["activity_type"]) == ("call", "Meeting")
+
+
+def test_a_new_visitor_id_field_applies_to_synced_tasks_after_a_full_sync(cli, workdir, org):
+    org.put("Task", "00T5e00000Qr015AAA", TaskSubtype="Email", tp_uid__c=f"{15:032x}")
+    configure(workdir, org)
+    assert cli("sync", "salesforce").code == 0
+    assert "00T5e00000Qr015AAA" in kept_ids(workdir)
+    assert "00T5e00000Qr015AAA" not in built_calls(cli)
+    # The sync asks only for the fields touchpoint reads: a field named later is read
+    # by the next full sync, and the build then takes the Task as a call.
+    configure(workdir, org, visitor_id_field="tp_uid__c")
+    assert "00T5e00000Qr015AAA" not in built_calls(cli)
+    assert cli("sync", "salesforce", "--full").code == 0
+    assert built_calls(cli)["00T5e00000Qr015AAA"]["visitor_id"] == f"{15:032x}"
