@@ -126,7 +126,12 @@ def test_vendor_touchpoints_take_the_vendors_channel(world_cli, vendor_world) ->
     assert touchpoints["C7E2D9A0-11AB34CD"]["subchannel"] == "Bing"
     assert touchpoints["PBX-000481"]["channel"] == "Email"
     assert {row["attribution_basis"] for row in touchpoints.values()} == {"vendor"}
-    assert "2150390077" not in touchpoints  # no visitor id: never a touchpoint
+    # No visitor id, but CTM's own source ("Direct"): a vendor touchpoint on the caller's
+    # number (DESIGN §12, [merge] vendor_fallback); the call's outcome stays no_visitor_id.
+    no_visitor = touchpoints["2150390077"]
+    assert (no_visitor["channel"], no_visitor["person_id"]) == ("Direct", "phone:+14155550132")
+    assert vendor_world["2150390077"]["outcome"] == "no_visitor_id"
+    assert touchpoints["2150381200"]["touchpoint_type"] == "Web Form"  # CTM's form
 
 
 def test_reimporting_vendor_files_changes_nothing(cli, workdir: Path) -> None:
