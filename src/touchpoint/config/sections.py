@@ -60,6 +60,11 @@ class SiteSettings(Section):
         pattern=r"^[A-Z]{3}$",
         description="ISO 4217 code of opportunity amounts, for reports (e.g. USD, EUR).",
     )
+    date_order: Literal["auto", "day-first", "month-first"] = Field(
+        "auto",
+        description="How to read a date like 03/04/2026 in a file (web-app call exports): "
+        "auto: as the file's other dates show (31/03/2026), else as the app writes them.",
+    )
 
 
 class SessionSettings(Section):

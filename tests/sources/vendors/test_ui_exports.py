@@ -237,6 +237,32 @@ def test_a_file_no_date_decides_is_read_as_the_app_writes_it_and_says_so(world) 
     assert "[site] date_order" in output
 
 
+@pytest.mark.parametrize(
+    ("name", "fmt", "setting", "expected"),
+    [
+        ("callrail-ambiguous.csv", "callrail-csv", "day-first", ["2026-05-04T10:00:00Z"]),
+        ("callrail-ambiguous.csv", "callrail-csv", "month-first", ["2026-04-05T10:00:00Z"]),
+        (
+            "ctm-mixed-orders.csv",
+            "ctm-csv",
+            "month-first",
+            ["2026-03-04T12:00:00Z", "2026-03-31T10:00:00Z", "2026-03-31T11:00:00Z"],
+        ),
+    ],
+)
+def test_the_date_order_setting_decides_what_the_file_does_not(
+    tmp_path: Path, name: str, fmt: str, setting: str, expected: list[str]
+) -> None:
+    shutil.copy(EXPORTS / name, tmp_path / name)
+    env = {"TOUCHPOINT_SITE__DATE_ORDER": setting}
+    result = run_touchpoint(tmp_path, "import", "calls", name, "--format", fmt, env=env)
+    assert result.code == 0, result.stderr
+    assert "rejected 0" in result.stdout + result.stderr
+    assert "date_order" not in result.stdout + result.stderr  # no note: the setting decided
+    rows = _json_lines(run_touchpoint(tmp_path, "export", "raw_calls", "--format", "json"))
+    assert sorted(row["called_at"] for row in rows) == expected
+
+
 def test_broken_rows_are_rejected_with_their_reason_and_the_others_land(world) -> None:
     assert world["rejects"] == {
         ("callrail-call-log.csv", 7): "Start Time '04/31/2026 10:00 AM' is not a valid date "

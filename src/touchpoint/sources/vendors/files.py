@@ -67,7 +67,12 @@ def read_vendor_calls(
     vendor, file = _FORMATS[fmt]
     make_row = file.row or vendor.row
     skipped: Counter[str] = Counter()
-    for source, raw, record in vendor_records(path, fmt, report, dialect):
+    records = (
+        file.reader(path, report, dialect, settings)
+        if file.reader is not None
+        else vendor_records(path, fmt, report, dialect)
+    )
+    for source, raw, record in records:
         if record is None:  # rejected while reading
             report.seen += 1
             continue
@@ -108,9 +113,7 @@ def arrival_clock(received_at: datetime) -> Iterator[int]:
 def vendor_records(path: Path, fmt: str, report: ParseReport, dialect: Dialect = AUTO) -> Records:
     """The records of a vendor file, JSON or CSV as the format and file say."""
     vendor, file = _FORMATS[fmt]
-    if file.reader is not None:
-        yield from file.reader(path, report, dialect)
-    elif file.layout == "csv" or (file.layout == "json or csv" and _is_csv(path, dialect)):
+    if file.layout == "csv" or (file.layout == "json or csv" and _is_csv(path, dialect)):
         yield from _csv_calls(path, file, report, dialect)
     else:
         yield from _json_calls(path, vendor, report, dialect)

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, fields
 from datetime import tzinfo
 from pathlib import Path
@@ -47,7 +47,7 @@ from touchpoint.sources.vendors.attribution import CLICK_ID_FIELDS, Attribution
 from touchpoint.sources.vendors.call_facts import direction_of, status_of, tag_names
 from touchpoint.sources.vendors.calls import NotACall, VendorCall, call_row
 from touchpoint.sources.vendors.fields import call_id, flag, text, visitor_id, whole_seconds
-from touchpoint.sources.vendors.vendor import RowMaker
+from touchpoint.sources.vendors.vendor import FileReader, RowMaker
 
 Records = Iterator[tuple[str, str, Any]]
 
@@ -130,18 +130,17 @@ class _Row:
         return self.first(labels)[1]
 
 
-def export_reader(fmt: ExportFormat) -> Callable[[Path, ParseReport, Dialect], Records]:
+def export_reader(fmt: ExportFormat) -> FileReader:
     """The records of one export file: `ExportRecord`s, or None for a row rejected in reading.
 
-    Two passes: the first reads every date to decide the file's date order (as
-    `[site] date_order = "auto"` does; another setting wins when the row is read),
-    the second yields the rows.
+    Two passes: the first reads every date to decide the file's date order
+    (`[site] date_order`), the second yields the rows.
     """
     columns = fmt.columns
     places = getattr(VendorSettings(), fmt.visitor_setting)
     known = columns.labels() | {p.lower() for place in places for p in (place, _leaf(place))}
 
-    def read(path: Path, report: ParseReport, dialect: Dialect) -> Records:
+    def read(path: Path, report: ParseReport, dialect: Dialect, settings: Settings) -> Records:
         dates: list[str] = []
         header: list[str] | None = None
         for _line, _raw, record in csv_records(path, ParseReport(), dialect):
@@ -153,7 +152,7 @@ def export_reader(fmt: ExportFormat) -> Callable[[Path, ParseReport, Dialect], R
             shown = _Row(record).get(columns.start)
             if shown is not None:
                 dates.append(shown)
-        decided = file_order(dates, "auto", fmt.native_order)
+        decided = file_order(dates, settings.site.date_order, fmt.native_order)
         if decided.reason:
             report.notes.append(f"{path}: {decided.reason}")
         unknown: set[str] = set()
@@ -196,10 +195,7 @@ def export_row(fmt: ExportFormat) -> RowMaker:
             raise RecordError(f"a row of {fmt.title} must be a CSV row of named columns")
         cells = _Row(record.columns)
         kind, direction = _kind(fmt, cells)
-        order = record.order
-        if date_order(settings) in ("day-first", "month-first"):
-            order = date_order(settings)  # type: ignore[assignment]
-        called_us = _called_us(fmt, cells, order, settings)
+        called_us = _called_us(fmt, cells, record.order, settings)
         caller, tracking = cells.get(columns.caller), cells.get(columns.tracking)
         given_id = cells.get(columns.call_id)
         identity = (
@@ -244,11 +240,6 @@ def export_row(fmt: ExportFormat) -> RowMaker:
         return call_row(call, record.columns, settings)
 
     return row
-
-
-def date_order(settings: Settings) -> str:
-    """`[site] date_order`: auto, day-first or month-first."""
-    return str(getattr(settings.site, "date_order", "auto"))
 
 
 def _kind(fmt: ExportFormat, cells: _Row) -> tuple[str, str | None]:

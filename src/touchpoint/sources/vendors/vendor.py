@@ -23,6 +23,8 @@ from touchpoint.sources.records import ParseReport
 # A record → its raw-calls row, given the settings and the microsecond it counts as
 # received; raises `RecordError` (a reject) or `NotACall` (skipped).
 RowMaker = Callable[[Any, Settings, int], dict[str, Any]]
+# A file → (where in the file, the record as received, the record or None when rejected).
+FileReader = Callable[[Path, ParseReport, Dialect, Settings], Iterator[tuple[str, str, Any]]]
 
 
 @dataclass(frozen=True)
@@ -40,7 +42,7 @@ class CallFile:
     # A format with its own records (a web app's export): its reader gives (where in
     # the file, the record as received, what `row` reads or None when rejected), and
     # its `row` replaces the vendor's.
-    reader: Callable[[Path, ParseReport, Dialect], Iterator[tuple[str, str, Any]]] | None = None
+    reader: FileReader | None = None
     row: RowMaker | None = None
 
 
