@@ -181,6 +181,14 @@ def test_callrail_form_submission_as_delivered_is_timed_by_submitted_at(settings
     assert row["vendor_campaign"] == "Radio Ad"
 
 
+def test_callrail_form_without_an_id_is_a_reject_that_says_so(settings) -> None:
+    form = {"form_data": {}, "submitted_at": "2023-01-24T16:18:46.266-05:00"}
+    with pytest.raises(RecordError, match="resource_id"):
+        callrail_row(form, settings, RECEIVED_US)
+    with pytest.raises(RecordError, match="submitted_at"):
+        callrail_row({"resource_id": "FRM1", "form_data": {}}, settings, RECEIVED_US)
+
+
 def test_callrail_text_received_and_sent(settings) -> None:
     received = callrail_row(fixture("callrail-text-received.json"), settings, RECEIVED_US)
     assert facts(received) == ("text", "inbound", None, None, None, "good_lead", None, None)

@@ -146,7 +146,9 @@ def callrail_row(record: Any, settings: Settings, received_us: int) -> dict[str,
         raise RecordError("a CallRail call must be a JSON object")
     kind = callrail_kind(record)
     if kind == "form":
-        identity, other_id = call_id(record.get("id") or record.get("resource_id"), "id"), None
+        # The API's form has an `id`, a delivered Form Submission only its `resource_id`.
+        named = "id" if text(record.get("id")) is not None else "resource_id"
+        identity, other_id = call_id(record.get(named), named), None
         called_us = parse_time(record.get("submitted_at"), "submitted_at")
     else:
         identity, other_id = callrail_ids(record)
