@@ -31,7 +31,7 @@ OPPORTUNITIES = csv_text(
     "Id,AccountId,Name,Amount,CreatedDate,CloseDate,IsClosed,IsWon,StageName,Custom__c",
     f"006000000000001AAA,001000000000001AAA,Deal,1200.50,{CREATED},2026-03-31,true,true,Won,x",
     f"006000000000002AAA,001000000000001AAA,Deal 2,lots,{CREATED},2026-03-31,false,false,New,y",
-    f"006000000000003AAA,001000000000001AAA,Deal 3,,{CREATED},31/03/2026,false,false,New,z",
+    f"006000000000003AAA,001000000000001AAA,Deal 3,,{CREATED},03/04/2026,false,false,New,z",
 )
 
 
@@ -81,7 +81,7 @@ def test_opportunities_amount_close_date_and_unknown_fields(cli, workdir):
     assert result.code == 0, result.stderr
     assert "ignored 1 fields touchpoint does not use (Custom__c)" in result.stderr
     assert "rejected opps.csv:3: Amount 'lots' is not a number" in result.stderr
-    assert "rejected opps.csv:4: CloseDate '31/03/2026' is not an RFC 3339 time" in result.stderr
+    assert "rejected opps.csv:4: CloseDate '03/04/2026' could be day-first or" in result.stderr
     [(amount, close_us, closed, won)] = store_rows(
         workdir, "SELECT amount, close_us, is_closed, is_won FROM raw_opportunities"
     )

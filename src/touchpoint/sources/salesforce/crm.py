@@ -25,6 +25,7 @@ from touchpoint.config import Settings
 from touchpoint.errors import TouchpointError
 from touchpoint.schema import CRM_FIELDS, VERSION_FIELDS
 from touchpoint.sources.files import AUTO, Dialect
+from touchpoint.sources.local_times import calendar_day
 from touchpoint.sources.phones import to_e164
 from touchpoint.sources.records import (
     ParseReport,
@@ -158,8 +159,9 @@ def opportunity_row(record: dict[str, Any], settings: Settings) -> dict[str, Any
     close_text = text_or_none(field(record, "CloseDate"))
     if close_text is None:
         raise RecordError("missing required field CloseDate")
-    if _DATE.fullmatch(close_text):
-        close_us = day_bounds_us(close_text, "CloseDate", site_zone(settings))[1]
+    close_day = close_text if _DATE.fullmatch(close_text) else calendar_day(close_text, "CloseDate")
+    if close_day is not None:  # 2026-03-31, or as Excel writes it: 31.03.2026, 03/31/2026
+        close_us = day_bounds_us(close_day, "CloseDate", site_zone(settings))[1]
     else:
         close_us = parse_time(close_text, "CloseDate")
     return {
@@ -207,8 +209,13 @@ def campaign_member_row(record: dict[str, Any], settings: Settings) -> dict[str,
     responded_us = created_us if responded else None
     responded_text = text_or_none(field(record, "FirstRespondedDate"))
     if responded and responded_text:
-        if _DATE.fullmatch(responded_text):
-            start, end = day_bounds_us(responded_text, "FirstRespondedDate", site_zone(settings))
+        day = (
+            responded_text
+            if _DATE.fullmatch(responded_text)
+            else calendar_day(responded_text, "FirstRespondedDate")
+        )
+        if day is not None:
+            start, end = day_bounds_us(day, "FirstRespondedDate", site_zone(settings))
             responded_us = created_us if start <= created_us <= end else start
         else:
             responded_us = parse_time(responded_text, "FirstRespondedDate")
