@@ -13,7 +13,6 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pytest
 
 from support.callrail_server import (
@@ -25,6 +24,7 @@ from support.callrail_server import (
     docs_call,
 )
 from support.paths import VENDOR_FIXTURES
+from support.sync_setup import query, write_settings
 from touchpoint.config import load_settings
 from touchpoint.sync.callrail import PER_PAGE
 from touchpoint.sync.feeds import CALL_FEEDS
@@ -56,18 +56,7 @@ def api():
 
 def configure(workdir: Path, api: CallRailApi, **callrail: Any) -> Path:
     values = {"api_key": API_KEY, "account_id": ACCOUNT, "base_url": api.base_url, **callrail}
-    lines = ["[callrail]", *(f"{k} = {json.dumps(v)}" for k, v in values.items())]
-    path = workdir / "touchpoint.toml"
-    path.write_text("\n".join(lines) + "\n")
-    return path
-
-
-def query(workdir: Path, sql: str) -> list[tuple[Any, ...]]:
-    con = duckdb.connect(str(workdir / "touchpoint.duckdb"), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
+    return write_settings(workdir, "callrail", values)
 
 
 def watermark(workdir: Path) -> str | None:

@@ -13,11 +13,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pytest
 
 from support.ctm_server import ACCESS_KEY, ACCOUNT, SECRET_KEY, CtmApi
 from support.paths import VENDOR_FIXTURES
+from support.sync_setup import query, write_settings
 from touchpoint.config import load_settings
 from touchpoint.sync.ctm import PER_PAGE
 from touchpoint.sync.feeds import CALL_FEEDS
@@ -60,18 +60,7 @@ def configure(workdir: Path, api: CtmApi, **ctm: Any) -> Path:
         "base_url": api.base_url,
         **ctm,
     }
-    lines = ["[ctm]", *(f"{k} = {json.dumps(v)}" for k, v in values.items())]
-    path = workdir / "touchpoint.toml"
-    path.write_text("\n".join(lines) + "\n")
-    return path
-
-
-def query(workdir: Path, sql: str) -> list[tuple[Any, ...]]:
-    con = duckdb.connect(str(workdir / "touchpoint.duckdb"), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
+    return write_settings(workdir, "ctm", values)
 
 
 def test_pages_follow_next_page_and_the_watermark_moves_at_the_end(

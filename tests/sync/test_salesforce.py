@@ -14,10 +14,10 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pytest
 
 from support.salesforce_server import SalesforceOrg, Tls, make_rsa_key, make_tls
+from support.sync_setup import query, write_settings
 from touchpoint.config import Settings, load_settings
 from touchpoint.store import open_snapshot
 from touchpoint.sync.salesforce import OBJECTS
@@ -90,22 +90,7 @@ def configure(workdir: Path, org: SalesforceOrg, **salesforce: Any) -> Path:
         "retry_backoff": "10ms",
         **salesforce,
     }
-    lines = ["[salesforce]"]
-    for key, value in values.items():
-        if value is None:
-            continue
-        lines.append(f"{key} = {json.dumps(value)}")
-    path = workdir / "touchpoint.toml"
-    path.write_text("\n".join(lines) + "\n")
-    return path
-
-
-def query(workdir: Path, sql: str) -> list[tuple[Any, ...]]:
-    con = duckdb.connect(str(workdir / "touchpoint.duckdb"), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
+    return write_settings(workdir, "salesforce", values)
 
 
 def stored_records(workdir: Path, name: str) -> list[dict[str, Any]]:

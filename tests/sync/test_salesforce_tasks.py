@@ -9,12 +9,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pytest
 
 from support.built import built_calls
 from support.paths import FIXTURES
 from support.salesforce_server import SalesforceOrg, Tls, make_tls
+from support.sync_setup import query, write_settings
 
 SECRET = "s3cr3t-client-secret-value"
 CALL_IDS = {"00T5e00000Qr011AAA", "00T5e00000Qr012AAA", "00T5e00000Qr013AAA", "00T5e00000Qr014AAA"}
@@ -51,17 +51,12 @@ def configure(workdir: Path, org: SalesforceOrg, **salesforce: Any) -> None:
         "objects": ["tasks"],
         **salesforce,
     }
-    lines = ["[salesforce]", *(f"{key} = {json.dumps(value)}" for key, value in values.items())]
-    (workdir / "touchpoint.toml").write_text("\n".join(lines) + "\n")
+    write_settings(workdir, "salesforce", values)
 
 
 def kept_ids(workdir: Path) -> set[str]:
     """The Tasks kept raw."""
-    con = duckdb.connect(str(workdir / "touchpoint.duckdb"), read_only=True)
-    try:
-        return {row[0] for row in con.execute("SELECT call_id FROM raw_calls").fetchall()}
-    finally:
-        con.close()
+    return {row[0] for row in query(workdir, "SELECT call_id FROM raw_calls")}
 
 
 def test_the_rule_keeps_the_calls_and_counts_the_rest_as_skipped(cli, workdir, org):
