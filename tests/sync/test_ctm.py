@@ -45,7 +45,7 @@ def api():
     server = CtmApi()
     for n in range(CALLS):
         server.add(ctm_call(n, START + 600 * n))
-    server.add(dict(FIXTURE_CALLS[2]))  # a form in the activity list: not a call
+    server.add(dict(FIXTURE_CALLS[2]))  # a form in the activity list: kept, as a form
     server.start()
     yield server
     server.stop()
@@ -70,8 +70,8 @@ def test_pages_follow_next_page_and_the_watermark_moves_at_the_end(
     done = cli("sync", "ctm", "--json")
     assert done.code == 0, done.stderr
     summary = json.loads(done.stdout)
-    assert (summary["read"], summary["new"], summary["skipped"]) == (CALLS + 1, CALLS, 1)
-    assert list(summary["skipped_reasons"]) == ["a CallTrackingMetrics form activity, not a call"]
+    # The form lands too, as kind form (DESIGN §12): a conversion, never a call.
+    assert (summary["read"], summary["new"], summary["skipped"]) == (CALLS + 1, CALLS + 1, 0)
     asked = api.calls_requests()
     assert [q["page"] for q in asked] == ["1", "2", "3"]
     # The link names only the page: the page size goes with it.
@@ -79,8 +79,8 @@ def test_pages_follow_next_page_and_the_watermark_moves_at_the_end(
     assert "start_date" not in asked[0]
     newest = datetime.fromtimestamp(START + 600 * (CALLS - 1), UTC)
     assert summary["watermark"] == newest.strftime("%Y-%m-%dT%H:%M:%SZ")
-    stored = query(workdir, "SELECT count(DISTINCT call_id) FROM raw_calls")
-    assert stored == [(CALLS,)]
+    stored = query(workdir, "SELECT kind, count(DISTINCT call_id) FROM raw_calls GROUP BY 1")
+    assert sorted(stored) == [("call", CALLS), ("form", 1)]
 
     again = json.loads(cli("sync", "ctm", "--json").stdout)
     second = api.calls_requests()[3:]
@@ -96,7 +96,7 @@ def test_rate_limits_and_server_errors_are_waited_out(workdir: Path, api: CtmApi
     waits: list[float] = []
     result = sync_calls(settings, FEED, sleep=waits.append)
     assert waits[0] == 3.0 and len(waits) == 2
-    assert result.new == CALLS
+    assert result.new == CALLS + 1  # and the form
     assert [s.status for s in api.seen[:3]] == [429, 502, 200]
 
 
