@@ -31,6 +31,7 @@ from touchpoint.sources.local_times import (
     zone_named,
 )
 from touchpoint.sources.records import RecordError, to_us
+from touchpoint.sources.vendors.ui_export import _duration
 
 EXPORTS = VENDOR_FIXTURES / "ui_exports"
 # (file, format, extra arguments, settings as environment variables)
@@ -333,6 +334,23 @@ def test_a_date_and_a_time_in_two_columns_are_one_time(tmp_path: Path) -> None:
         "+14155550132",
         "voicemail",
     )
+
+
+@pytest.mark.parametrize(
+    ("shown", "seconds"),
+    [
+        *(("184", 184), ("184.0", 184), ("3:04", 184), ("0:03:04", 184), ("1:00:00", 3600)),
+        *(("3m 4s", 184), ("3 min 4 sec", 184), ("45s", 45), ("2m", 120), ("1h 2m", 3720)),
+    ],
+)
+def test_durations_as_exports_write_them(shown: str, seconds: int) -> None:
+    assert _duration("Duration", shown) == seconds
+
+
+@pytest.mark.parametrize("shown", ["abc", "3:75", "-5", "3m 4x"])
+def test_durations_that_are_none_are_rejects(shown: str) -> None:
+    with pytest.raises(RecordError, match="Duration"):
+        _duration("Duration", shown)
 
 
 def test_a_gzipped_export_reads_as_the_export(tmp_path: Path) -> None:

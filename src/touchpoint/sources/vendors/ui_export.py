@@ -317,9 +317,16 @@ def _status(cells: _Row, columns: ExportColumns) -> tuple[str | None, str | None
 
 
 def _duration(label: str, shown: str | None) -> int | None:
-    """Seconds of `184`, `3:04` or `0:03:04`; other text is a reject."""
+    """Seconds of `184`, `3:04`, `0:03:04` or `3m 4s`; other text is a reject."""
     if shown is None:
         return None
+    spelt = re.fullmatch(
+        r"(?:([0-9]+)\s*h(?:rs?|ours?)?)?\s*(?:([0-9]+)\s*m(?:in)?s?)?\s*(?:([0-9]+)\s*s(?:ec)?s?)?",
+        shown.lower(),
+    )
+    if spelt and any(spelt.groups()):
+        hours, minutes, seconds = (int(part or 0) for part in spelt.groups())
+        return hours * 3600 + minutes * 60 + seconds
     clock = re.fullmatch(r"(?:([0-9]+):)?([0-9]{1,2}):([0-9]{2})", shown)
     if clock:
         hours, minutes, seconds = int(clock[1] or 0), int(clock[2]), int(clock[3])
