@@ -116,6 +116,20 @@ def test_a_changed_region_applies_to_numbers_already_imported(tmp_path: Path) ->
     assert _published(settings) == US
 
 
+def test_a_number_imported_after_a_build_is_parsed_at_the_next(tmp_path: Path) -> None:
+    settings = _imported(tmp_path)
+    assert _parsed(build(settings)) == 3
+    more = tmp_path / "more.csv"
+    more.write_text(
+        "call_id,called_at,visitor_id,caller_number,tracking_number\n"
+        "c3,2026-03-03T10:00:00Z,v3,(415) 555-0199,(415) 555-0134\n"
+    )
+    import_calls(settings, [more], "calls-csv")
+    assert _parsed(build(settings)) == 1  # the tracking number is known
+    assert _published(settings)["calls"]["c3"] == ("+14155550199", "+14155550134")
+    assert _parsed(build(settings)) == 0
+
+
 def test_the_region_from_the_environment_applies_too(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
