@@ -1,5 +1,5 @@
 """Reconciliation with the CRM (DESIGN §11): the report's totals equal the CRM's, and every
-opportunity no touchpoint earned is listed with the reason.
+opportunity and lead no touchpoint earned is listed with the reason.
 
 Small stores built from `tests/fixtures/report/reconciliation.toml` (CRM files as Data
 Loader exports them) through the real importers and build. The CRM's sums are taken from
@@ -23,8 +23,8 @@ from support.scenario import CRM_KINDS, Case, import_case, parse_table
 from touchpoint.build.build import build
 from touchpoint.report.period import Period
 from touchpoint.report.reader import reading
-from touchpoint.report.reconcile import REASONS
-from touchpoint.stages.attribution.rows import MODELS
+from touchpoint.report.reconcile import LEAD_REASONS, REASONS
+from touchpoint.stages.attribution.rows import LEAD_MODELS, MODELS
 
 pytestmark = pytest.mark.slow
 
@@ -187,3 +187,67 @@ def test_a_bad_period_is_one_line(store, args, says):
     assert result.code == 1
     assert says in result.stderr
     assert result.stderr.strip().count("\n") == 0 and "Traceback" not in result.stderr
+
+
+def crm_leads(raw: dict) -> list[dict[str, str]]:
+    """The leads file as the CRM wrote it (none when the case has no leads)."""
+    found = csv.DictReader(io.StringIO(raw.get("leads", "").strip()))
+    return [{k.lower(): v for k, v in row.items()} for row in found]
+
+
+def test_every_model_s_lead_counts_equal_the_crm_s(store):
+    raw, settings, _directory = store
+    leads = {lead["id"] for lead in crm_leads(raw)}
+    with reading(settings) as reader:
+        for model in MODELS:
+            rec = reader.reconciliation(model).leads
+            assert rec.crm == len(leads), model
+            assert rec.attributed + rec.unattributed == rec.crm, model
+            assert sum(r.leads for r in rec.reasons) == rec.unattributed, model
+            # What is attributed is what the attribution table credits, counted apart.
+            credited = reader.con.execute(
+                "SELECT DISTINCT conversion_id FROM attribution "
+                "WHERE model = ? AND conversion_type = 'lead'",
+                [model],
+            ).fetchall()
+            assert rec.attributed == len({row[0] for row in credited} & leads), model
+            assert {lead.lead_id for lead in rec.leads} <= leads
+
+
+def test_each_lead_no_touchpoint_earned_says_why(store):
+    raw, settings, _directory = store
+    _header, expected = parse_table(raw["expect"].get("lead_reasons", "lead_id,reason"))
+    wanted = {lead: reason for lead, reason in expected}
+    with reading(settings) as reader:
+        for model in LEAD_MODELS:
+            rec = reader.reconciliation(model).leads
+            assert {lead.lead_id: lead.reason for lead in rec.leads} == wanted, model
+        # A model that credits opportunities only leaves every lead with that reason.
+        rec = reader.reconciliation("w_shaped").leads
+        assert {lead.reason for lead in rec.leads} <= {"opportunities_only"}
+        assert rec.unattributed == len(crm_leads(raw))
+
+
+def test_lead_reconciliation_in_the_terminal_and_json_reports(store):
+    raw, _settings, directory = store
+    leads = crm_leads(raw)
+    result = run_touchpoint(directory, "report", "--model", "u_shaped")
+    assert result.code == 0, result.stderr
+    crm_line = next(line for line in result.stdout.splitlines() if "leads in the CRM" in line)
+    assert f" {len(leads)} " in crm_line
+    for _lead, reason in parse_table(raw["expect"].get("lead_reasons", "lead_id,reason"))[1]:
+        assert f"leads not attributed: {LEAD_REASONS[reason]}" in result.stdout
+    report = json.loads(run_touchpoint(directory, "report", "--json").stdout)
+    assert report["reconciliation"]["leads"]["crm"] == len(leads)
+
+
+def test_a_period_reconciles_the_leads_created_in_its_days(store):
+    raw, settings, _directory = store
+    period = Period.of("2026-03-03", "2026-03-13")
+    inside = [
+        lead
+        for lead in crm_leads(raw)
+        if period.first <= date.fromisoformat(lead["createddate"][:10]) <= period.last  # type: ignore[operator]
+    ]
+    with reading(settings) as reader:
+        assert reader.within(period).reconciliation("u_shaped").leads.crm == len(inside)

@@ -133,6 +133,14 @@ def report_downloads(report: Report) -> dict[str, str]:
             )
         ),
     )  # fmt: skip
+    files["lead-reconciliation.csv"] = csv_text(
+        ["line", "reason", "leads"],
+        [
+            ["attributed", "", rec.leads.attributed],
+            *(["not attributed", r.reason, r.leads] for r in rec.leads.reasons),
+            ["in the CRM", "", rec.leads.crm],
+        ],
+    )
     files["breakdowns.csv"] = csv_text(
         [
             "dimension",

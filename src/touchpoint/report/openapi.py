@@ -121,7 +121,7 @@ OPERATIONS: dict[str, tuple[str, type[BaseModel], list[dict[str, Any]]]] = {
         [*PERIOD],
     ),
     "/api/reconciliation": (
-        "The CRM's opportunities against the credited ones, and why the rest are not",
+        "The CRM's opportunities and leads against the credited ones, and why the rest are not",
         m.Reconciliation,
         [MODEL, *PERIOD],
     ),

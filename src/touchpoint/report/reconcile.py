@@ -14,6 +14,16 @@ order the build links an opportunity to touchpoints, DESIGN §4 and
 
 Attributed amounts are the credited revenue; the others the CRM's `Amount`, so
 attributed + unattributed = the CRM's sums for the same opportunities.
+
+Leads the same way: every lead created in the period (in `[site] timezone`'s
+days, as a CRM report counts them) is attributed when the model credits some
+touchpoint with it, else listed with the first reason that applies
+(`LEAD_REASONS`, in the order the build makes a lead's journey, DESIGN §4):
+the model credits opportunities only (`LEAD_MODELS`); its person has no
+touchpoint; another lead of the same person, created earlier, is the person's
+lead conversion; it was created before any of its person's touchpoints and no
+form or call of theirs came first (so it has no LC); or the model credits none
+of its touchpoints.
 """
 
 from __future__ import annotations
@@ -23,6 +33,7 @@ from typing import Any
 
 import duckdb
 
+from touchpoint.report.lead_records import LeadReconciliation, UnattributedLead, UnattributedLeads
 from touchpoint.report.queries import Scope, iso_utc, rows
 from touchpoint.report.records import (
     Reconciliation,
@@ -30,6 +41,7 @@ from touchpoint.report.records import (
     UnattributedOpportunity,
     UnattributedReason,
 )
+from touchpoint.stages.attribution.rows import LEAD_MODELS
 
 ATTRIBUTED = "attributed"
 REASONS = {
@@ -38,6 +50,13 @@ REASONS = {
     "no_primary_contact_role": "no primary contact role (and no lead converted into it)",
     "no_touchpoints": "its contacts have no touchpoints",
     "no_touchpoint_before_close": "it closed before any of its contacts' touchpoints",
+    "not_credited": "the model credits none of its touchpoints",
+}
+LEAD_REASONS = {
+    "opportunities_only": "the model credits opportunities only (u_shaped credits leads)",
+    "no_touchpoints": "its person has no touchpoints",
+    "another_lead": "an earlier lead of the same person is the person's lead conversion",
+    "no_touchpoint_before_creation": "it was created before any of its person's touchpoints",
     "not_credited": "the model credits none of its touchpoints",
 }
 DEFAULT_LISTED = 100
@@ -148,6 +167,7 @@ def reconciliation(
             totals = _totals(these, "amount")
             reasons.append(UnattributedReason(reason=reason, words=words, **totals.model_dump()))
     return Reconciliation(
+        leads=lead_reconciliation(con, model, scope, listed),
         model=model,
         opportunity_contacts=link,
         crm=_totals(found, "amount"),
@@ -166,5 +186,75 @@ def reconciliation(
                 words=REASONS[str(o["reason"])],
             )
             for o in missing[:listed]
+        ],
+    )
+
+
+def _leads(con: duckdb.DuckDBPyConnection, model: str, scope: Scope) -> list[dict[str, Any]]:
+    return rows(
+        con,
+        f"""
+        WITH credited AS (
+            SELECT DISTINCT conversion_id FROM attribution
+            WHERE model = $model AND conversion_type = 'lead'
+        ),
+        owned AS (
+            SELECT l.id, l.email, l.created_at, coalesce(p.person_id, 'sf:' || l.id) AS person_id
+            FROM leads AS l
+            LEFT JOIN people AS p ON p.node_kind = 'crm' AND p.node_id = l.id
+        ),
+        touched AS (SELECT DISTINCT person_id FROM touchpoints),
+        journeyed AS (
+            SELECT conversion_id, bool_or(is_lc) AS has_lc FROM journeys
+            WHERE conversion_type = 'lead' GROUP BY ALL
+        )
+        SELECT o.id, o.email, o.created_at,
+            CASE
+                WHEN c.conversion_id IS NOT NULL THEN '{ATTRIBUTED}'
+                WHEN t.person_id IS NULL THEN 'no_touchpoints'
+                WHEN j.conversion_id IS NULL THEN 'another_lead'
+                WHEN NOT coalesce(j.has_lc, false) THEN 'no_touchpoint_before_creation'
+                ELSE 'not_credited'
+            END AS reason
+        FROM owned AS o
+        LEFT JOIN credited AS c ON c.conversion_id = o.id
+        LEFT JOIN touched AS t ON t.person_id = o.person_id
+        LEFT JOIN journeyed AS j ON j.conversion_id = o.id
+        WHERE {scope.where("o.created_at")}
+        ORDER BY o.created_at DESC, o.id
+        """,
+        {"model": model},
+    )
+
+
+def lead_reconciliation(
+    con: duckdb.DuckDBPyConnection, model: str, scope: Scope, listed: int = DEFAULT_LISTED
+) -> LeadReconciliation:
+    """The CRM's leads created in the period against what `model` attributes."""
+    found = _leads(con, model, scope)
+    if model not in LEAD_MODELS:
+        found = [{**lead, "reason": "opportunities_only"} for lead in found]
+    missing = [lead for lead in found if lead["reason"] != ATTRIBUTED]
+    counts = {
+        reason: sum(1 for lead in missing if lead["reason"] == reason) for reason in LEAD_REASONS
+    }
+    return LeadReconciliation(
+        crm=len(found),
+        attributed=len(found) - len(missing),
+        unattributed=len(missing),
+        reasons=[
+            UnattributedLeads(reason=reason, words=LEAD_REASONS[reason], leads=count)
+            for reason, count in counts.items()
+            if count
+        ],
+        leads=[
+            UnattributedLead(
+                lead_id=str(lead["id"]),
+                email=lead["email"],
+                created_at=iso_utc(lead["created_at"]),
+                reason=str(lead["reason"]),
+                words=LEAD_REASONS[str(lead["reason"])],
+            )
+            for lead in missing[:listed]
         ],
     )

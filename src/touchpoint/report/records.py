@@ -9,6 +9,7 @@ import json
 from pydantic import BaseModel, ConfigDict, Field
 
 from touchpoint.report.call_records import CallQuality
+from touchpoint.report.lead_records import LeadReconciliation
 
 
 class Record(BaseModel):
@@ -271,6 +272,7 @@ class Reconciliation(Record):
     opportunities: list[UnattributedOpportunity] = Field(
         description="The unattributed opportunities, largest amount first (at most 100)."
     )
+    leads: LeadReconciliation = Field(description="The CRM's leads of the period, the same way.")
 
 
 class SliceRow(Record):

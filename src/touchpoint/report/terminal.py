@@ -249,6 +249,12 @@ def _reconciliation(report: Report) -> Table:
         line(f"not attributed: {reason.words}", reason)
     table.add_section()
     line("in the CRM", rec.crm, "bold")
+    leads = rec.leads
+    table.add_section()
+    table.add_row("leads attributed (credited)", f"{leads.attributed:,}", "", "", "")
+    for why in leads.reasons:
+        table.add_row(f"leads not attributed: {why.words}", f"{why.leads:,}", "", "", "")
+    table.add_row("leads in the CRM", f"{leads.crm:,}", "", "", "", style="bold")
     if rec.opportunities:
         largest = ", ".join(
             f"{escape(o.name or o.opportunity_id)} ({money(o.amount, currency)} {o.state})"
