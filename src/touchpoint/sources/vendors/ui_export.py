@@ -19,6 +19,10 @@ module reads any such file the same way:
   ids) lands in the call's columns;
 - without an id column, a call's id is a hash of its time, zone and numbers as
   written, so the same export imported again is the same calls.
+
+The zone and date order are applied at import (the build keeps `called_us`), so
+unlike the settings a build applies again, a changed `[site] timezone` or
+`[site] date_order` reaches only exports imported after it (docs/vendors.md).
 """
 
 from __future__ import annotations
