@@ -14,6 +14,7 @@ CallRail call-modified webhook).
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import random
 from collections.abc import Iterator
@@ -78,16 +79,17 @@ class Delivery:
 
 def webhook_deliveries(world: World, settings: Settings, rng: random.Random) -> Iterator[Delivery]:
     """Every webhook request of the month, signed with `[webhooks]` and `[server] public_url`."""
+    repeat = repeat_calls(world)
     for call in world.calls:
         number = world.phones[call.caller]
         if call.route == "ctm":
-            record = ctm_record(call, number)
+            record = ctm_record(call, number, call.call_id not in repeat)
             yield _ctm(call, call.called_at, record, settings)
             if rng.random() < 0.05:  # CTM delivered it twice: the same body again
                 later = call.called_at + timedelta(minutes=3)
                 yield _ctm(call, later, record, settings, again=True)
         elif call.route == "callrail":
-            record = callrail_record(call, number)
+            record = callrail_record(call, number, call.call_id not in repeat)
             yield _callrail(call, call.called_at, record, settings)
             if rng.random() < 0.15:  # a rep tagged the call: the call-modified webhook
                 later = call.called_at + timedelta(hours=2)
@@ -157,6 +159,27 @@ def _twilio(call: DemoCall, number: str, settings: Settings) -> Iterator[Deliver
         yield Delivery("twilio", moment, "/webhooks/twilio", body, headers, call_id=call.call_id)
 
 
+def repeat_calls(world: World) -> set[str]:
+    """The calls whose caller had called before (the vendors' first-time caller flag)."""
+    seen: set[str] = set()
+    repeat = set()
+    for call in sorted(world.calls, key=lambda c: (c.called_at, c.call_id)):
+        if call.caller in seen:
+            repeat.add(call.call_id)
+        seen.add(call.caller)
+    return repeat
+
+
+def how_it_went(call: DemoCall) -> str:
+    """answered, missed or voicemail: one call in eight nobody picked up.
+
+    Drawn from the call's id, not the demo's random stream, so the rest of the
+    world stays as it was.
+    """
+    draw = int(hashlib.sha256(call.call_id.encode()).hexdigest()[:8], 16) % 100
+    return "missed" if draw < 7 else "voicemail" if draw < 12 else "answered"
+
+
 def _ended(call: DemoCall) -> datetime:
     return call.called_at + timedelta(seconds=call.duration_s)
 
@@ -172,8 +195,9 @@ def _visit_facts(call: DemoCall) -> tuple[dict[str, str], str | None, str | None
     return utm, click, call.visit.landing_url, call.visit.referrer
 
 
-def ctm_record(call: DemoCall, number: str) -> dict[str, Any]:
+def ctm_record(call: DemoCall, number: str, first_time: bool = True) -> dict[str, Any]:
     """The call as CallTrackingMetrics' webhook sends it."""
+    status = how_it_went(call)
     utm, click, landing, referrer = _visit_facts(call)
     local = call.called_at.astimezone(LOCAL)
     record: dict[str, Any] = {
@@ -194,7 +218,8 @@ def ctm_record(call: DemoCall, number: str) -> dict[str, Any]:
         "tracking_number": TRACKING["ctm"],
         "tracking_label": "Website pool",
         "caller_number": number,
-        "dial_status": "completed",
+        "dial_status": {"answered": "completed", "missed": "no-answer"}.get(status, status),
+        "is_new_caller": first_time,
         "custom_fields": {"tp_uid": call.visitor_id} if call.visitor_id else {},
     }
     if click and call.visit and call.visit.arrival.click_param:
@@ -204,23 +229,29 @@ def ctm_record(call: DemoCall, number: str) -> dict[str, Any]:
     return record
 
 
-def callrail_record(call: DemoCall, number: str) -> dict[str, Any]:
-    """The call as CallRail's post-call webhook sends it (numbers as strings, as it does)."""
+def callrail_record(call: DemoCall, number: str, first_time: bool = True) -> dict[str, Any]:
+    """The call as CallRail's post-call webhook sends it (numbers as strings, as it does).
+
+    `source` is the marketing source CallRail found; `source_name` the tracker's name.
+    """
+    status = how_it_went(call)
     utm, click, landing, referrer = _visit_facts(call)
     started = call.called_at.astimezone(LOCAL)
     record: dict[str, Any] = {
-        "answered": True,
-        "call_type": "answered",
+        "answered": status == "answered",
+        "voicemail": status == "voicemail",
+        "call_type": {"missed": "missed"}.get(status, status),
         "company_name": "Northwind Plumbing",
         "company_time_zone": "America/New_York",
         "created_at": started.isoformat(timespec="milliseconds"),
         "customer_phone_number": number,
         "direction": "inbound",
         "duration": str(call.duration_s),
-        "first_call": "true",
+        "first_call": "true" if first_time else "false",
         "id": call.ids["id"],
         "resource_id": call.call_id,
-        "source_name": call.visit.arrival.label if call.visit else "",
+        "source": call.visit.arrival.label if call.visit else "",
+        "source_name": "Website Pool",
         "start_time": started.isoformat(timespec="milliseconds"),
         "tags": [],
         "tracking_phone_number": TRACKING["callrail"],
