@@ -251,3 +251,19 @@ def test_a_period_reconciles_the_leads_created_in_its_days(store):
     ]
     with reading(settings) as reader:
         assert reader.within(period).reconciliation("u_shaped").leads.crm == len(inside)
+
+
+def test_the_dashboard_page_shows_the_lead_reconciliation(store, tmp_path):
+    raw, _settings, directory = store
+    leads = crm_leads(raw)
+    page = tmp_path / "report.html"
+    result = run_touchpoint(directory, "report", "--model", "u_shaped", "--html", str(page))
+    assert result.code == 0, result.stderr
+    html = page.read_text()
+    if not leads:
+        assert 'id="lead-reconciliation"' not in html
+        return
+    crm_row = html.split('data-reconciliation="crm-leads"', 1)[1].split("</tr>", 1)[0]
+    assert f">{len(leads)}<" in crm_row
+    for _lead, reason in parse_table(raw["expect"]["lead_reasons"])[1]:
+        assert f'data-lead-reason="{reason}"' in html
