@@ -264,6 +264,24 @@ def test_the_date_order_setting_decides_what_the_file_does_not(
     assert sorted(row["called_at"] for row in rows) == expected
 
 
+def test_importing_again_after_the_settings_changed_reads_the_calls_anew(tmp_path: Path) -> None:
+    shutil.copy(EXPORTS / "callrail-ambiguous.csv", tmp_path / "log.csv")
+    no_zone = "Start Time,Call ID,Customer Phone Number\n04/05/2026 10:00 AM,CAL7e000002,x\n"
+    (tmp_path / "no-zone.csv").write_text(no_zone, encoding="utf-8")
+    args = ("import", "calls", "log.csv", "no-zone.csv", "--format", "callrail-csv")
+    assert run_touchpoint(tmp_path, *args).code == 0
+    again = run_touchpoint(tmp_path, *args)
+    assert "(0 new, 2 already present)" in again.stdout + again.stderr
+    later = {"TOUCHPOINT_SITE__DATE_ORDER": "day-first", "TOUCHPOINT_SITE__TIMEZONE": "Asia/Tokyo"}
+    assert run_touchpoint(tmp_path, *args, env=later).code == 0
+    assert run_touchpoint(tmp_path, "build", env=later).code == 0
+    calls = _json_lines(run_touchpoint(tmp_path, "export", "calls", "--format", "json"))
+    assert {row["call_id"]: row["called_at"] for row in calls} == {
+        "CAL7e000001": "2026-05-04T10:00:00Z",  # its own Time Zone column: UTC
+        "CAL7e000002": "2026-05-04T01:00:00Z",  # 10:00 in Tokyo
+    }
+
+
 def test_broken_rows_are_rejected_with_their_reason_and_the_others_land(world) -> None:
     assert world["rejects"] == {
         ("callrail-call-log.csv", 7): "Start Time '04/31/2026 10:00 AM' is not a valid date "

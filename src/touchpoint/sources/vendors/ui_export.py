@@ -20,9 +20,9 @@ module reads any such file the same way:
 - without an id column, a call's id is a hash of its time, zone and numbers as
   written, so the same export imported again is the same calls.
 
-The zone and date order are applied at import (the build keeps `called_us`), so
-unlike the settings a build applies again, a changed `[site] timezone` or
-`[site] date_order` reaches only exports imported after it (docs/vendors.md).
+The zone and date order are applied at import (the build keeps `called_us`): after
+`[site] timezone` or `[site] date_order` changes, importing the export again reads
+its calls anew, and that later version wins (docs/vendors.md).
 """
 
 from __future__ import annotations
@@ -241,7 +241,13 @@ def export_row(fmt: ExportFormat) -> RowMaker:
             tags=tag_names(re.sub(r"\s*[;|]\s*", ",", cells.get(columns.tags) or "")),
             spam=spam,
         )
-        return call_row(call, record.columns, settings)
+        row = call_row(call, record.columns, settings)
+        # The settings the time was read with are part of the record as imported: the
+        # same file imported after `[site] timezone` or `date_order` changed is a new
+        # version of its calls (the later wins), and with the same settings no change.
+        zone_setting = "" if cells.get(columns.zone) else settings.site.timezone
+        row["record_hash"] = stable_hash(row["record_hash"], zone_setting, record.order)
+        return row
 
     return row
 
