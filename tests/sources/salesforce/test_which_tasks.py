@@ -88,7 +88,7 @@ def test_call_types_setting_decides_which_types_are_calls(cli, workdir):
     assert "Meeting" in types and "Outbound Call" not in types
 
 
-def test_a_file_of_only_emails_lands_nothing_and_is_not_an_error(cli, workdir):
+def test_a_file_of_only_emails_is_no_call_and_not_an_error(cli, workdir):
     (workdir / "emails.csv").write_text(
         "Id,CreatedDate,Subject,TaskSubtype,Type\n"
         "00T5e00000Qr001AAA,2026-03-04T13:10:41.000Z,Email: Hello,Email,Email\n"
@@ -99,6 +99,9 @@ def test_a_file_of_only_emails_lands_nothing_and_is_not_an_error(cli, workdir):
         "rejected 0, skipped 1 (1 × not a call: TaskSubtype 'Email', Type 'Email')" in done.stderr
     )
     assert "error" not in done.stderr
+    # Kept raw for the build to decide again, but no call.
+    assert store_rows(workdir, "SELECT count(*) FROM raw_calls") == [(1,)]
+    assert built_calls(cli) == {}
 
 
 @pytest.mark.parametrize(
