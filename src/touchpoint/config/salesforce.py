@@ -82,7 +82,7 @@ class SalesforceSettings(Section):
     call_types: list[str] = Field(
         default_factory=lambda: ["Call", "Inbound Call", "Outbound Call"],
         description="Task Types that are calls (besides TaskSubtype Call, a CallType or a "
-        "visitor id); other Tasks are skipped.",
+        "visitor id); other Tasks are kept but are no calls, decided again at each build.",
     )
     task_filter: str = Field(
         "",
