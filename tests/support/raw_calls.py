@@ -1,4 +1,4 @@
-"""Call records as the raw table keeps them, written into a real store.
+"""Call records as the raw table keeps them, written into a real store and built.
 
 For the `[calls]` rules (DESIGN §12) the tests need records that say what they
 are and how the call went (kind, direction, status, spam, ...) whatever each
@@ -11,13 +11,16 @@ from __future__ import annotations
 import csv
 import io
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
+from support.scenario import TABLES, Case, arrow_of, import_case, rows_of, with_touchpoint_facts
+from touchpoint.build.build import build
 from touchpoint.config import Settings
 from touchpoint.schema import RAW_CALLS
-from touchpoint.store import Store
+from touchpoint.store import Store, open_snapshot
 
 DEFAULT_SOURCE = "calltracker"
 _BOOLEAN = {"true": True, "false": False}
@@ -61,3 +64,13 @@ def land_raw_calls(settings: Settings, text: str) -> int:
     """Put the records into the store's `raw_calls`, as an import lands them."""
     with Store.open(settings) as store:
         return store.insert_new("raw_calls", [raw_call_rows(text)])
+
+
+def run_with_raw_calls(case: Case, raw_calls: str, directory: Path) -> dict[str, list[dict]]:
+    """Import the case's files, land its raw call records, build on DuckDB, read the results."""
+    configured = import_case(case, directory)
+    land_raw_calls(configured, raw_calls)
+    build(configured)
+    with open_snapshot(configured) as con:
+        tables = {name: rows_of(arrow_of(con, f"SELECT * FROM {name}")) for name in TABLES}
+    return with_touchpoint_facts(tables)
