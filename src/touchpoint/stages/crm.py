@@ -18,7 +18,12 @@ import ibis
 import ibis.expr.types as ir
 
 from touchpoint.stages.params import BuildParams
-from touchpoint.stages.record_fields import record_text, timestamp_of, with_day_bounds
+from touchpoint.stages.record_fields import (
+    record_number,
+    record_text,
+    timestamp_of,
+    with_day_bounds,
+)
 
 _BOOKKEEPING = ("version_rank", "record", "record_hash", "origin", "received_at", "is_deleted")
 RecordFields = Callable[[ir.Table, BuildParams], ir.Table]
@@ -27,14 +32,10 @@ RecordFields = Callable[[ir.Table, BuildParams], ir.Table]
 def with_opportunity_fields(current: ir.Table, params: BuildParams) -> ir.Table:
     """An opportunity's `amount` from `amount_field`, and a date-only `CloseDate` as the
     end of that day in the site's time zone."""
-    t = current.mutate(_amount=record_text(current.record, params.amount_field).try_cast("float64"))
+    t = current.mutate(amount=record_number(current.record, params.amount_field))
     t = with_day_bounds(t, ("_day_start_us", "_day_end_us"), t.close_date, params.site_timezone)
-    finite = t._amount.notnull() & ~t._amount.isnan() & ~t._amount.isinf()
-    t = t.mutate(
-        amount=ibis.ifelse(finite, t._amount, ibis.null("float64")),
-        close_us=ibis.coalesce(t._day_end_us, t.close_us),
-    )
-    return t.drop("_amount", "_day_start_us", "_day_end_us")
+    t = t.mutate(close_us=ibis.coalesce(t._day_end_us, t.close_us))
+    return t.drop("_day_start_us", "_day_end_us")
 
 
 def with_member_fields(current: ir.Table, params: BuildParams) -> ir.Table:

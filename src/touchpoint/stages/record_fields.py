@@ -59,6 +59,21 @@ def record_text(record: ir.StringValue, field: str) -> ir.StringValue:
     return value.nullif("")
 
 
+# A number as European spreadsheets write it (`12500,5`, `1.250.000,50`), as the
+# importers read it (`sources.records.decimal_point`).
+_DECIMAL_COMMA = r"^(-?[0-9]+,[0-9]{1,2}|-?[0-9]{1,3}(\.[0-9]{3})+,[0-9]+)$"
+
+
+def record_number(record: ir.StringValue, field: str) -> ir.FloatingValue:
+    """The record's field as a finite number (a decimal comma read), null otherwise."""
+    text = record_text(record, field)
+    european = text.re_search(_DECIMAL_COMMA)
+    pointed = ibis.ifelse(european, text.replace(".", "").replace(",", "."), text)
+    number = pointed.try_cast("float64")
+    finite = number.notnull() & ~number.isnan() & ~number.isinf()
+    return ibis.ifelse(finite, number, ibis.null("float64"))
+
+
 def _digits(text: ir.StringValue, start: int, length: int) -> ir.IntegerValue:
     return text.substr(start, length).try_cast("int64")
 

@@ -199,3 +199,27 @@ def test_a_bad_time_zone_is_one_error_not_a_reject_per_row(cli, workdir):
     # Settings check the zone when they load (DESIGN §11): one line, however it is worded.
     assert len(result.stderr.strip().splitlines()) == 1
     assert "time zone" in result.stderr and "'Mars/Base'" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("written", "built"),
+    [("1.200,50", 1200.5), ("12500,5", 12500.5), ("1.250.000,50", 1250000.5), ("900", 900.0)],
+)
+def test_an_amount_with_a_decimal_comma_keeps_its_value_through_the_build(
+    cli, workdir, written, built
+):
+    """European Excel writes `1.200,50`: the import reads it, and so must the build,
+    which reads `amount_field` again from the record."""
+    header = "Id;AccountId;Name;Amount;CreatedDate;CloseDate;IsClosed;IsWon"
+    row = f"006000000000001AAA;001000000000001AAA;Deal;{written};{CREATED};2026-03-31;true;true"
+    (workdir / "opps.csv").write_text(csv_text(header, row), encoding="cp1252")
+    imported = cli("import", "crm", "opps.csv", "--kind", "opportunities", "--encoding", "cp1252")
+    assert imported.code == 0, imported.stderr
+    assert store_rows(workdir, "SELECT amount FROM raw_opportunities") == [(built,)]
+    assert cli("build").code == 0
+    snapshot = next((workdir / "touchpoint.duckdb.snapshots").glob("build-*.duckdb"))
+    con = duckdb.connect(str(snapshot), read_only=True)
+    try:
+        assert con.execute("SELECT amount FROM opportunities").fetchall() == [(built,)]
+    finally:
+        con.close()
