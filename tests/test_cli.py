@@ -219,7 +219,7 @@ def test_settings_say_where_each_value_came_from(cli, workdir):
     (workdir / "touchpoint.toml").write_text('[merge]\nwindow = "45m"\nanchor = "last_activity"\n')
     env = {"TOUCHPOINT_MERGE__WINDOW": "1h"}
     shown = json.loads(cli("settings", "--json", "--db", "x.duckdb", env=env).stdout)
-    assert shown["merge"] == {"window": "1h", "anchor": "last_activity"}
+    assert shown["merge"] == {"window": "1h", "anchor": "last_activity", "vendor_fallback": True}
     origins = shown["origins"]
     assert origins["merge.window"] == {"from": "environment", "where": "TOUCHPOINT_MERGE__WINDOW"}
     assert origins["merge.anchor"] == {"from": "file", "where": "touchpoint.toml"}

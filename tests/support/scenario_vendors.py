@@ -87,9 +87,11 @@ def prefixed(item: dict[str, str], visitors: set[str], prefix: str) -> dict[str,
         except json.JSONDecodeError:  # one document per line
             lines = [json.dumps(swap(json.loads(line))) for line in content.splitlines() if line]
             return {**item, "text": "\n".join(lines)}
-    rows = list(csv.reader(io.StringIO(content)))
+    # A file saved by European Excel is `;`-separated: keep its delimiter.
+    delimiter = csv.Sniffer().sniff(content.splitlines()[0], delimiters=",;\t|").delimiter
+    rows = list(csv.reader(io.StringIO(content), delimiter=delimiter))
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csv.writer(out, delimiter=delimiter, lineterminator="\n")
     writer.writerow(rows[0])
     for row in rows[1:]:
         writer.writerow([swap(cell) for cell in row])
