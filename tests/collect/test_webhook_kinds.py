@@ -25,21 +25,13 @@ from twilio.request_validator import RequestValidator
 
 from support.collector_server import Server, logged_rows, start, touchpoint, wait_for
 from support.paths import VENDOR_FIXTURES
+from touchpoint.schema import CALL_VENDOR_COLUMNS
 
 CALLRAIL_KEY = "callrail-kinds-key-52c1"
 CTM_SECRET = "ctm-kinds-secret-9d0e"
 TWILIO_TOKEN = "abcdefabcdefabcdefabcdefabcdef12"
 PUBLIC_URL = "https://calls.acmehvac.example"
-FACTS = (
-    "kind",
-    "direction",
-    "status",
-    "first_time_caller",
-    "value",
-    "lead_status",
-    "tags",
-    "spam",
-)
+FACTS = CALL_VENDOR_COLUMNS  # DESIGN §12's columns, as the readers fill them
 
 
 @pytest.fixture(scope="module")

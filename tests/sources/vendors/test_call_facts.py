@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from support.paths import VENDOR_FIXTURES
 from touchpoint.config import load_settings
+from touchpoint.schema import CALL_VENDOR_COLUMNS
 from touchpoint.sources.records import RecordError
 from touchpoint.sources.vendors.call_facts import (
     DIRECTIONS,
@@ -37,16 +38,7 @@ from touchpoint.sources.vendors.twilio import twilio_status_row
 
 FIXTURES = VENDOR_FIXTURES
 RECEIVED_US = 1_780_000_000_000_000
-FACTS = (
-    "kind",
-    "direction",
-    "status",
-    "first_time_caller",
-    "value",
-    "lead_status",
-    "tags",
-    "spam",
-)
+FACTS = CALL_VENDOR_COLUMNS  # DESIGN §12's columns, as the readers fill them
 
 
 @pytest.fixture

@@ -15,17 +15,9 @@ from pathlib import Path
 
 from conftest import run_touchpoint
 from support.paths import VENDOR_FIXTURES
+from touchpoint.schema import CALL_VENDOR_COLUMNS
 
-FACTS = (
-    "kind",
-    "direction",
-    "status",
-    "first_time_caller",
-    "value",
-    "lead_status",
-    "tags",
-    "spam",
-)
+FACTS = CALL_VENDOR_COLUMNS  # DESIGN §12's columns, as the readers fill them
 
 
 def exported(cli) -> dict[str, dict]:
