@@ -250,8 +250,8 @@ class WebhookSettings(Section):
     )
     invoca_token: Credential = Field("", description="Secret token Invoca puts in the webhook URL.")
     replay_window: Duration = Field(
-        timedelta(0),
-        description="Refuse signed webhooks whose signing time (X-CTM-Time) is older; 0s: off.",
+        timedelta(minutes=5),
+        description="Refuse CTM webhooks signed (X-CTM-Time) longer ago or ahead than this; 0s: off.",
     )
 
 
