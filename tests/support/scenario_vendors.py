@@ -55,7 +55,7 @@ def vendor_rows(items: list[dict[str, str]], settings: Settings) -> list[dict[st
                 continue
             batches = RowBatches(RAW_CALLS)
             for table in read_vendor_calls(path, fmt, settings, ParseReport(), batches, clock):
-                rows += table.to_pylist()
+                rows += getattr(table, "rows", table).to_pylist()  # KeptAside: Invoca signals
     return rows
 
 

@@ -26,6 +26,13 @@ sync's `task_filter` chose is one), so a Task that became an email is no call.
 A Task's call columns of DESIGN §12: `kind` is `call`, `direction` its
 `CallType` (`Inbound`, `Outbound`; `Internal`, a call between two users, has
 none), `status` its `CallDisposition` where the words say it (`CALL_RESULTS`).
+
+Invoca's signals (rows of kind `signal`, DESIGN §12) are never calls: each keeps
+only its latest version (a correction replaces the signal it corrects), and the
+call whose `complete_call_id` (`external_id`) a signal names adds the signals'
+value to its own. A call split into several legs with one `complete_call_id`
+counts them once, on its first leg. A signal whose call never came adds to nothing
+and is shown nowhere; it is kept raw, and counts as soon as its call arrives.
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ from touchpoint.stages.params import BuildParams
 from touchpoint.stages.record_fields import kept, record_text, timestamp_of, with_time_us
 
 CRM_SYSTEMS = ("salesforce",)
+SIGNAL_KIND = "signal"  # as `sources.vendors.call_facts` writes it
 _KEY = ("source_system", "call_id")
 # From the CRM's Task when the vendor's call joins it: what only the CRM knows.
 _FROM_TASK = ("who_id", "what_id", "activity_type", "subject")
@@ -74,6 +82,35 @@ def latest_versions(raw_calls: ir.Table) -> ir.Table:
     ranked = raw_calls.mutate(version_rank=ibis.row_number().over(latest_first))
     current = ranked.filter((ranked.version_rank == 0) & ~ranked.is_deleted.fill_null(False))
     return current.drop("version_rank")
+
+
+def with_signal_values(latest: ir.Table) -> ir.Table:
+    """The calls, texts and forms (no signals), each call's `value` plus its signals'."""
+    is_signal = (latest.kind == SIGNAL_KIND).fill_null(False)
+    signals = latest.filter(is_signal & latest.external_id.notnull() & latest.value.notnull())
+    totals = signals.group_by(
+        signal_system=signals.source_system, signal_ref=signals.external_id
+    ).aggregate(signal_value=signals.value.sum())
+    calls = latest.filter(~is_signal)
+    ref = ibis.coalesce(calls.external_id, calls.call_id)
+    first_leg = ibis.window(
+        group_by=[calls.source_system, ref], order_by=[calls.called_us, calls.call_id]
+    )
+    calls = calls.mutate(_ref=ref, _leg=ibis.row_number().over(first_leg))
+    joined = calls.left_join(
+        totals,
+        (calls.source_system == totals.signal_system)
+        & (calls._ref == totals.signal_ref)
+        & (calls._leg == 0),
+    )
+    added = joined.mutate(
+        value=ibis.ifelse(
+            joined.signal_value.isnull(),
+            joined.value,
+            joined.value.fill_null(0.0) + joined.signal_value,
+        )
+    )
+    return added.select(*latest.columns)
 
 
 def with_task_fields(calls: ir.Table, params: BuildParams) -> ir.Table:
@@ -228,7 +265,7 @@ def one_call_per_route(calls: ir.Table) -> ir.Table:
 def call_records(raw_calls: ir.Table, params: BuildParams) -> ir.Table:
     """The latest version of each call record, its fields read with these settings; of
     the Tasks, those that are calls."""
-    latest = with_task_fields(latest_versions(raw_calls), params)
+    latest = with_task_fields(with_signal_values(latest_versions(raw_calls)), params)
     latest = latest.filter(~latest.source_system.isin(CRM_SYSTEMS) | is_task_call(latest, params))
     latest = with_task_call_facts(latest)
     return latest.drop("record", "record_hash", "origin", "received_at")

@@ -175,9 +175,16 @@ def test_invoca_correction_is_a_later_version_of_the_original(settings) -> None:
     assert (original["duration_s"], correction["duration_s"]) == (64, 71)
 
 
-def test_invoca_signals_are_not_calls(settings) -> None:
+def test_invoca_signals_are_raw_rows_of_kind_signal_never_calls(settings) -> None:
+    row = invoca_row(fixture("invoca-transactions.json")[1], settings)
+    assert (row["kind"], row["call_id"], row["external_id"]) == (
+        "signal",
+        "B4F1A2C3-7D9E6F11",
+        "3B81-6BEEE19C255F",  # the call's complete_call_id
+    )
+    assert (row["visitor_id"], row["caller_number"], row["duration_s"]) == (None, None, None)
     with pytest.raises(NotACall):
-        invoca_row(fixture("invoca-transactions.json")[1], settings)
+        invoca_row({**fixture("invoca-transactions.json")[1], "transaction_type": "Chat"}, settings)
 
 
 def test_invoca_visitor_id_in_marketing_data(settings) -> None:
@@ -278,6 +285,10 @@ def test_webhook_bodies_as_the_endpoints_will_see_them(settings) -> None:
     broken = webhook_rows("invoca", b"{not json", settings, RECEIVED_US)
     assert broken.bad_request and "not JSON" in broken.rejected[0][1]
     signal = webhook_rows(
-        "invoca", b'{"transaction_id": "S1", "transaction_type": "Signal"}', settings, 0
+        "invoca",
+        b'{"transaction_id": "S1", "transaction_type": "Signal", "signal_occurred_at": "1772640900"}',
+        settings,
+        0,
     )
-    assert not signal.bad_request and signal.skipped
+    assert not signal.bad_request and [r["kind"] for r in signal.rows] == ["signal"]
+    assert signal.rows[0]["called_at"] == datetime(2026, 3, 4, 16, 15)  # a 10-digit time_t

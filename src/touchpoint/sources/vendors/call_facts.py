@@ -18,6 +18,8 @@ from touchpoint.sources.vendors.fields import text
 DIRECTIONS = ("inbound", "outbound")
 STATUSES = ("answered", "missed", "voicemail", "abandoned", "busy", "failed")
 KINDS = ("call", "text", "form")
+# An Invoca signal: a raw row whose value is its call's, never a call, text or form.
+SIGNAL_KIND = "signal"
 
 # Vendors' words for how a call ended, lower case with `-` and `_` as spaces.
 _STATUS_WORDS = {

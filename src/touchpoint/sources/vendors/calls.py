@@ -5,9 +5,11 @@ own field names into a `VendorCall` (with the readers of `fields`); `call_row`
 turns that into the row, the same way for all of them: text trimmed, numbers
 E.164, the visitor id checked, and what the vendor knows about the visit
 (`attribution.Attribution`) completed from its landing page URL. Texts and
-forms are rows too, with `kind` `text` or `form` (DESIGN §12). A record that
-cannot be a call raises `RecordError` (a reject) or `NotACall` (a chat, an
-email, an Invoca signal: skipped, not an error); there is never a partial row.
+forms are rows too, with `kind` `text` or `form` (DESIGN §12), and so are Invoca's
+signals, `kind` `signal`: kept raw for the value they add to their call, never a
+call themselves. A record that cannot be a call raises `RecordError` (a reject)
+or `NotACall` (a chat, an email: skipped, not an error); there is never a
+partial row.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from touchpoint.sources.vendors.fields import is_utf8
 
 
 class NotACall(Exception):
-    """A valid vendor record that is no call, text or form (a chat, a signal): skipped."""
+    """A valid vendor record that is no call, text, form or signal (a chat): skipped."""
 
 
 @dataclass(frozen=True)
@@ -45,7 +47,7 @@ class VendorCall:
     activity_type: str | None = None
     attribution: Attribution = field(default_factory=Attribution)
     # DESIGN §12: what the record is and how the call went, in touchpoint's terms.
-    kind: str = "call"  # call, text, form
+    kind: str = "call"  # call, text, form; signal (raw only: revenue for its call)
     direction: str | None = None  # inbound, outbound
     status: str | None = None  # answered, missed, voicemail, abandoned, busy, failed
     first_time_caller: bool | None = None

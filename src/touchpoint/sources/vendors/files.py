@@ -6,8 +6,10 @@ webhook bodies often are; a `csv` format a header of column names; a `json or
 csv` format (Invoca's Transactions API writes both) is CSV by extension, or when
 the file does not start with `[` or `{`.
 
-Records that are not calls, texts or forms (CTM chats, Invoca signals) are
-skipped and counted in a note; they are neither imported nor rejected.
+Records that are not calls, texts or forms (CTM chats) are skipped and counted
+in a note; they are neither imported nor rejected. Invoca's signals are kept raw
+(`KeptAside`: the build adds their revenue to their call) and counted as skipped,
+never as calls imported.
 """
 
 from __future__ import annotations
@@ -35,7 +37,9 @@ from touchpoint.sources.records import (
     to_us,
     whole_text,
 )
+from touchpoint.sources.salesforce.reading import KeptAside
 from touchpoint.sources.vendors import VENDORS
+from touchpoint.sources.vendors.call_facts import SIGNAL_KIND
 from touchpoint.sources.vendors.calls import NotACall, record_json
 from touchpoint.sources.vendors.vendor import CallFile, Vendor
 
@@ -58,7 +62,7 @@ def read_vendor_calls(
     batches: RowBatches,
     clock: Iterator[int],
     dialect: Dialect = AUTO,
-) -> Iterator[pa.Table]:
+) -> Iterator[pa.Table | KeptAside]:
     """Arrow tables of the good calls in one vendor file; rejects and notes go in `report`.
 
     `clock` gives each record the microsecond it counts as received (see `arrival_clock`):
@@ -67,6 +71,7 @@ def read_vendor_calls(
     vendor, file = _FORMATS[fmt]
     make_row = file.row or vendor.row
     skipped: Counter[str] = Counter()
+    aside = RowBatches(batches.schema, **batches.fixed)  # signals: kept, not calls
     records = (
         file.reader(path, report, dialect, settings)
         if file.reader is not None
@@ -86,11 +91,19 @@ def read_vendor_calls(
             report.reject(source, raw, str(exc))
             continue
         report.seen += 1
+        if row["kind"] == SIGNAL_KIND:
+            report.skip(f"{vendor.title} signals, kept for their calls' value")
+            aside.add(row)
+            if len(aside) >= BATCH_ROWS:
+                yield KeptAside(aside.take())
+            continue
         batches.add(row)
         if len(batches) >= BATCH_ROWS:
             yield batches.take()
     if len(batches):
         yield batches.take()
+    if len(aside):
+        yield KeptAside(aside.take())
     if skipped:
         kinds = "; ".join(f"{count} × {what}" for what, count in sorted(skipped.items()))
         report.notes.append(

@@ -1,7 +1,7 @@
 """Invoca transactions (DESIGN §7), as its Transactions API returns them in JSON or CSV.
 
-A row: `transaction_id`, `transaction_type` (only `Call` rows are calls; signals,
-post-call events and reported conversions are skipped), `start_time_utc` in epoch
+A row: `transaction_id`, `transaction_type` (`Call` rows are calls; see signals
+below; other types are skipped), `start_time_utc` in epoch
 milliseconds (or `start_time_local`, `2021-09-28 11:50:54 -07:00`),
 `calling_phone_number` (`970-379-2924`), `duration`, `complete_call_id`, how it
 went (`call_result_description_detail`, `repeat_calling_phone_number`, `revenue`
@@ -16,6 +16,16 @@ fields, or the `custom_data` list) are read too.
 A correction row (`corrects_transaction_id` set) carries the corrected values of
 the transaction it names and replaces it: it is a later version of that call
 (its version is `corrected_at`), whatever order the two arrive in.
+
+Signals (DESIGN §12). A `Signal`, `Post Call Event` (what Invoca's Signal
+Transactions Rollup makes of signals) or `Reported Conversion` (`Sale`)
+transaction is a row of kind `signal`: never a call, text or form, only its
+`revenue` (else `sale_amount`) in `value` and the call's `complete_call_id` in
+`external_id`. At build the call of that `complete_call_id` adds up the value of
+its signals (`stages.current_calls`). Every transaction's `revenue` is its own
+(Invoca lists one row per transaction; the rollup sums only the payin and payout
+fields), so a call's value is its own revenue plus its signals', counted once.
+A correction of a signal replaces that signal, as a call's correction does.
 
 `INVOCA` at the end declares it for `VENDORS` (see `vendor.Vendor`).
 """
@@ -47,6 +57,9 @@ RINGPOOL_PARAMS = 25
 LOCAL_FORMATS = ("%Y-%m-%d %H:%M:%S %z", "%Y-%m-%d %H:%M:%S%z", "%Y-%m-%dT%H:%M:%S%z")
 LANDING_PAGE_NAMES = ("landing_page", "landing_page_url", "page_url")
 REFERRER_NAMES = ("referrer", "referrer_url", "referring_url")
+# Transaction types whose revenue belongs to a call (`_squeezed`): the Transactions
+# API's `Signal`, `Post Call Event`, `Reported Conversion` (its filter calls it `Sale`).
+SIGNAL_TYPES = frozenset({"signal", "postcallevent", "reportedconversion", "sale"})
 
 
 def ringpool_params(record: Mapping[str, Any]) -> dict[str, str]:
@@ -91,11 +104,12 @@ def invoca_row(record: Any, settings: Settings, _received_us: int = 0) -> dict[s
     if not isinstance(record, Mapping):
         raise RecordError("an Invoca transaction must be a JSON object or a CSV row")
     kind = text(record.get("transaction_type"))
-    if kind is not None and kind.lower() != "call":
+    is_signal = kind is not None and _squeezed(kind) in SIGNAL_TYPES
+    if kind is not None and not is_signal and kind.lower() != "call":
         raise NotACall(f"an Invoca {kind} transaction, not a call")
     transaction = call_id(record.get("transaction_id"), "transaction_id")
     corrects = text(record.get("corrects_transaction_id"))
-    called_us = invoca_called_us(record)
+    called_us = _signal_time_us(record) if is_signal else invoca_called_us(record)
     if corrects is not None:
         identity = call_id(corrects, "corrects_transaction_id")
         version_us = called_us + 1  # a correction without corrected_at still wins
@@ -104,6 +118,8 @@ def invoca_row(record: Any, settings: Settings, _received_us: int = 0) -> dict[s
             version_us = max(corrected, version_us)
     else:
         identity, version_us = transaction, called_us
+    if is_signal:
+        return signal_row(record, identity, called_us, version_us, settings)
     named = {**marketing_data(record), **_top_level(record), **ringpool_params(record)}
     wanted = [name.lower() for name in settings.vendors.invoca_visitor_id_params]
     visitor = next(
@@ -148,6 +164,41 @@ def invoca_row(record: Any, settings: Settings, _received_us: int = 0) -> dict[s
         value=_value(record),
     )
     return call_row(call, record, settings)
+
+
+def signal_row(
+    record: Mapping[str, Any], identity: str, called_us: int, version_us: int, settings: Settings
+) -> dict[str, Any]:
+    """The raw row of a signal: its value and its call's `complete_call_id`, nothing else.
+
+    The call's own fields a signal repeats (numbers, RingPool parameters) stay in
+    its record only: a signal adds to a call's value and says nothing else of it.
+    """
+    signal = VendorCall(
+        source_system=SOURCE_SYSTEM,
+        call_id=identity,
+        external_id=text(record.get("complete_call_id")),
+        called_us=called_us,
+        version_us=version_us,
+        kind="signal",
+        value=_value(record),
+    )
+    return call_row(signal, record, settings)
+
+
+def _signal_time_us(record: Mapping[str, Any]) -> int:
+    """A signal's time: its call's start, else `signal_occurred_at` (Unix seconds)."""
+    occurred = text(record.get("signal_occurred_at"))
+    no_start = text(record.get("start_time_utc")) is None
+    if no_start and text(record.get("start_time_local")) is None and occurred is not None:
+        seconds = occurred.isdigit()  # Invoca documents a 10-digit time_t
+        return parse_time(int(occurred) * 1000 if seconds else occurred, "signal_occurred_at")
+    return invoca_called_us(record)
+
+
+def _squeezed(word: str) -> str:
+    """`Post Call Event`, `post_call_event` → `postcallevent`."""
+    return "".join(ch for ch in word.lower() if ch.isalnum())
 
 
 def invoca_status(record: Mapping[str, Any]) -> str | None:
