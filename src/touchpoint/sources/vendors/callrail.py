@@ -17,6 +17,14 @@ The Text Message Received / Sent webhooks (`source_number`,
 Form Submission webhook (`form_data`, `submitted_at`, `first_form`) `kind =
 form`; neither has a duration.
 
+The visitor id is the first of `[vendors] callrail_visitor_id_fields` that holds
+one, else the touchpoint cookie (`[collector] cookie_name`) among the cookies
+CallRail's Custom Cookie Capture attached to the call, in `COOKIE_FIELDS`. The
+CallRail documentation found here does not name the field the captured cookies
+arrive in, so these are the likely names; a payload that carries them elsewhere
+names the path in `callrail_visitor_id_fields` (`that_field._tp_uid`), which
+reads an object of name → value or a list of `{"name", "value"}` the same way.
+
 The call-modified webhook sends the whole call again; the version is the time
 touchpoint received it, so the later delivery wins and a redelivery (the same
 bytes) changes nothing.
@@ -37,17 +45,22 @@ from touchpoint.sources.vendors.callrail_export import CALLRAIL_EXPORT
 from touchpoint.sources.vendors.calls import VendorCall, call_row
 from touchpoint.sources.vendors.fields import (
     call_id,
+    captured_cookie,
+    field_at,
     first_text,
     first_visitor_id,
     flag,
     text,
     timestamp_us,
+    visitor_id,
     whole_seconds,
 )
 from touchpoint.sources.vendors.signatures import CALLRAIL_HEADER, verify_callrail
 from touchpoint.sources.vendors.vendor import CallFile, Vendor, VisitorIds, Webhook, WebhookRequest
 
 SOURCE_SYSTEM = "callrail"
+# Where Custom Cookie Capture's cookies may be: an object, a list of name/value, or text.
+COOKIE_FIELDS = ("custom_cookies", "cookies")
 
 
 def callrail_ids(record: Mapping[str, Any]) -> tuple[str, str | None]:
@@ -140,6 +153,19 @@ def _form_phone(record: Mapping[str, Any]) -> str | None:
     return given
 
 
+def callrail_visitor_id(record: Mapping[str, Any], settings: Settings) -> str | None:
+    """The visitor id of a call: its visitor-id fields, else the captured touchpoint cookie."""
+    found = first_visitor_id(record, settings.vendors.callrail_visitor_id_fields)
+    if found is not None:
+        return found
+    cookie = settings.collector.cookie_name
+    for path in COOKIE_FIELDS:
+        captured = visitor_id(captured_cookie(field_at(record, path), cookie))
+        if captured is not None:
+            return captured
+    return None
+
+
 def callrail_row(record: Any, settings: Settings, received_us: int) -> dict[str, Any]:
     """The raw-calls row of one CallRail call, text or form; `RecordError` otherwise."""
     if not isinstance(record, Mapping):
@@ -171,7 +197,7 @@ def callrail_row(record: Any, settings: Settings, received_us: int) -> dict[str,
         external_id=other_id,
         called_us=called_us,
         version_us=received_us,
-        visitor_id=first_visitor_id(record, settings.vendors.callrail_visitor_id_fields),
+        visitor_id=callrail_visitor_id(record, settings),
         caller_number=caller,
         tracking_number=tracking,
         duration_s=whole_seconds(record.get("duration"), "duration") if kind == "call" else None,
@@ -208,5 +234,10 @@ CALLRAIL = Vendor(
         verify=verify_request,
         checks="`Signature` = base64 HMAC-SHA1 of the raw body",
     ),
-    visitor_ids=VisitorIds(setting="callrail_visitor_id_fields", fallback="custom_fields.tp_uid"),
+    visitor_ids=VisitorIds(
+        documented="{}, then the `[collector] cookie_name` cookie that Custom Cookie "
+        "Capture attached (`custom_cookies` or `cookies`)",
+        setting="callrail_visitor_id_fields",
+        fallback="custom_fields.tp_uid",
+    ),
 )

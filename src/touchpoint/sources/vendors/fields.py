@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, unquote
 
 from touchpoint.sources.records import EARLIEST_US, LATEST_US, RecordError, to_us
 from touchpoint.sources.urls import WHITESPACE
@@ -133,6 +133,34 @@ def first_text(record: Mapping[str, Any], *paths: str) -> str | None:
         value = text(field_at(record, path))
         if value is not None:
             return value
+    return None
+
+
+def captured_cookie(found: Any, name: str) -> str | None:
+    """The value of cookie `name` among captured cookies: an object of name → value, a
+    list of `{"name": ..., "value": ...}`, or a `Cookie` header's `a=1; b=2`.
+
+    >>> captured_cookie({"_tp_uid": "v1", "_ga": "GA1.1.2"}, "_tp_uid")
+    'v1'
+    >>> captured_cookie([{"name": "_tp_uid", "value": "v2"}], "_tp_uid")
+    'v2'
+    >>> captured_cookie("_ga=GA1.1.2; _tp_uid=v3", "_tp_uid")
+    'v3'
+    """
+    if isinstance(found, Mapping):
+        return text(found.get(name))
+    if isinstance(found, list):
+        for item in found:
+            if isinstance(item, Mapping) and text(item.get("name")) == name:
+                return text(item.get("value"))
+        return None
+    shown = text(found)
+    if shown is None or "=" not in shown:
+        return None
+    for pair in shown.split(";"):
+        key, _, value = pair.partition("=")
+        if key.strip() == name:
+            return text(unquote(value.strip().strip('"')))
     return None
 
 
