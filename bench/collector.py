@@ -159,6 +159,7 @@ def start_bare(port: int) -> subprocess.Popen[bytes]:
 def start_collector(directory: Path, port: int) -> subprocess.Popen[bytes]:
     (directory / "touchpoint.toml").write_text(
         '[site]\ndomains = ["example.com"]\n[collector]\nrate_limit_per_minute = 0\n'
+        "max_bytes_per_minute = 0\n[server]\nmax_connections_per_client = 0\n"
         f'[webhooks]\ncallrail_secret = "{CALLRAIL_KEY}"\n'
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("TOUCHPOINT_")}

@@ -22,6 +22,7 @@ from starlette.types import Receive, Scope, Send
 
 from touchpoint.collect.endpoint import CollectEndpoint, Collector
 from touchpoint.collect.guards import OriginPolicy, RateLimiter
+from touchpoint.collect.limits import ByteBudget
 from touchpoint.collect.segments import IntakeLog, SegmentWriter, intake_dir, recover_abandoned
 from touchpoint.collect.snippet import Snippet
 from touchpoint.collect.webhooks import webhook_routes
@@ -59,6 +60,7 @@ def create_app(settings: Settings, token: str, routes: Sequence[BaseRoute] = ())
         settings=settings.collector,
         origins=OriginPolicy(settings.site.domains),
         limiter=RateLimiter(settings.collector.rate_limit_per_minute),
+        budget=ByteBudget(settings.collector.max_bytes_per_minute),
     )
     snippet = Snippet.build(settings.collector)
 

@@ -18,6 +18,7 @@ import msgspec
 
 from touchpoint.collect.batch import Arrival, NotABatch, TooManyEvents, collect, read_batch
 from touchpoint.collect.guards import OriginPolicy, RateLimiter, is_bot, truncate_ip
+from touchpoint.collect.limits import ByteBudget, OverBudget, client_key
 from touchpoint.collect.segments import IntakeLog
 from touchpoint.config import CollectorSettings
 
@@ -40,6 +41,7 @@ class Collector:
     settings: CollectorSettings
     origins: OriginPolicy
     limiter: RateLimiter
+    budget: ByteBudget
     log: IntakeLog | None = None
     counts: dict[str, int] = field(
         default_factory=lambda: dict.fromkeys(("accepted", "rejected", "bots", "gpc"), 0)
@@ -92,17 +94,24 @@ class CollectEndpoint:
             return await _answer(send, 405, {"error": "POST events here"}, [(b"allow", b"POST")])
         client = scope.get("client")
         client_ip = client[0] if client else None
+        key = client_key(client_ip)
         if c.limiter.enabled:
-            wait = c.limiter.wait(client_ip or "")
+            wait = c.limiter.wait(key)
             if wait:
-                retry = [(b"retry-after", str(int(wait) + 1).encode())]
-                return await _answer(send, 429, {"error": "too many requests"}, [*cors, *retry])
+                return await _too_many(send, cors, wait)
         limit = c.settings.max_body_bytes
         if request.content_length is not None and request.content_length > limit:
             return await _too_large(send, cors, limit)
         if request.content_type not in BODY_TYPES:
             return await _answer(send, 415, {"error": "send JSON or text/plain"}, cors)
-        body = await _read_body(receive, limit)
+        if c.budget.enabled:
+            wait = c.budget.wait(key, request.content_length or 0)
+            if wait:
+                return await _too_many(send, cors, wait, close=True)
+        try:
+            body = await _read_body(receive, limit, c.budget, key)
+        except OverBudget:
+            return await _too_many(send, cors, c.budget.wait(key), close=True)
         if body is None:
             return await _too_large(send, cors, limit)
         if c.settings.drop_bots and is_bot(request.user_agent):
@@ -151,8 +160,8 @@ def _cors_headers(origin: str | None) -> list[tuple[bytes, bytes]]:
     return [(b"access-control-allow-origin", origin.encode("latin-1")), (b"vary", b"Origin")]
 
 
-async def _read_body(receive: Receive, limit: int) -> bytes | None:
-    """The request body, or None once it passes `limit` bytes."""
+async def _read_body(receive: Receive, limit: int, budget: ByteBudget, key: str) -> bytes | None:
+    """The request body, or None once it passes `limit` bytes; OverBudget past the budget."""
     chunks: list[bytes] = []
     size = 0
     while True:
@@ -163,9 +172,21 @@ async def _read_body(receive: Receive, limit: int) -> bytes | None:
         size += len(chunk)
         if size > limit:
             return None
+        if not budget.spend(key, len(chunk)):
+            raise OverBudget
         chunks.append(chunk)
         if not message.get("more_body", False):
             return b"".join(chunks)
+
+
+async def _too_many(
+    send: Send, cors: list[tuple[bytes, bytes]], wait: float, close: bool = False
+) -> None:
+    """429 with Retry-After; `close` when the body is left unread (the connection cannot go on)."""
+    head = [*cors, (b"retry-after", str(int(wait) + 1).encode())]
+    if close:
+        head.append((b"connection", b"close"))
+    await _answer(send, 429, {"error": "too many requests"}, head)
 
 
 async def _too_large(send: Send, cors: list[tuple[bytes, bytes]], limit: int) -> None:

@@ -108,7 +108,9 @@ def _origin_host(origin: str) -> str | None:
 
 
 class RateLimiter:
-    """A token bucket per client IP: `per_minute` requests a minute, bursts up to that many.
+    """A token bucket per client: `per_minute` requests a minute, bursts up to that many.
+
+    Callers pass the client's `limits.client_key` (an IPv6 client counts by its /64).
 
     Buckets that have filled up again are forgotten, so memory follows the
     number of recently active clients.
@@ -120,7 +122,7 @@ class RateLimiter:
         self.capacity = float(per_minute)
         self.per_second = per_minute / 60.0
         self.clock = clock
-        self.buckets: dict[str, tuple[float, float]] = {}  # ip -> (tokens, at)
+        self.buckets: dict[str, tuple[float, float]] = {}  # client key -> (tokens, at)
 
     @property
     def enabled(self) -> bool:

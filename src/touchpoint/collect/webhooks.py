@@ -3,8 +3,9 @@
 Each vendor with a `Webhook` in `VENDORS` gets its routes (`POST
 /webhooks/<vendor>`, and whatever else it declares, such as a secret token in
 the path for a vendor that signs nothing). They are public, like the collector,
-and bounded the same way: a rate per client IP and `[collector] max_body_bytes`,
-both checked before the body is read. The signature is verified on the raw body
+and bounded the same way: a rate and a byte budget per client (an IPv6 client
+by its /64) and `[collector] max_body_bytes`, checked before the body is read
+(the budget again as it is read). The signature is verified on the raw body
 before anything is parsed (DESIGN §9, the vendor's `Webhook.verify`); the body
 then becomes raw-calls rows (`sources.vendors.webhooks`), appended to the intake
 log like the collector's events and acknowledged only once they are on disk.
@@ -15,7 +16,7 @@ Answers: 200 with what was stored (texts and forms are stored too; records that
 are none of these, such as a CTM chat, are skipped); 400 when the body holds no
 call and something in it is wrong (a signed body that cannot be read is kept in
 `rejects`); 401 for a bad or missing signature, with nothing stored; 413 too
-large; 429 rate-limited; 503 while the vendor's secret is not configured
+large; 429 rate-limited or over the byte budget (nothing stored); 503 while the vendor's secret is not configured
 (touchpoint takes no unsigned calls, and the vendor retries later) or when the
 log cannot be written.
 """
@@ -34,6 +35,7 @@ from starlette.routing import BaseRoute, Route
 from touchpoint.collect.endpoint import Collector
 from touchpoint.collect.frames import encode_record
 from touchpoint.collect.guards import RateLimiter
+from touchpoint.collect.limits import ByteBudget, OverBudget, client_key
 from touchpoint.config import Settings
 from touchpoint.sources.records import stable_hash, to_us
 from touchpoint.sources.vendors.signatures import NotReadable, SignatureError
@@ -62,14 +64,14 @@ class Webhooks:
         self.collector = collector
         # Buckets of their own: a vendor's servers never share a budget with browsers.
         self.limiter = RateLimiter(settings.collector.rate_limit_per_minute)
+        self.budget = ByteBudget(settings.collector.max_bytes_per_minute)
 
     async def receive(self, vendor: Vendor, webhook: Webhook, request: Request) -> Response:
         """One webhook request: bounded, verified, parsed, logged, answered."""
-        client = request.client.host if request.client else ""
+        client = client_key(request.client.host if request.client else None)
         wait = self.limiter.wait(client) if self.limiter.enabled else 0.0
         if wait:
-            headers = {"Retry-After": str(int(wait) + 1)}
-            return _answer(429, {"error": "too many requests"}, headers)
+            return _too_many(wait)
         if not getattr(self.settings.webhooks, webhook.secret):
             return _answer(
                 503,
@@ -79,10 +81,16 @@ class Webhooks:
                 },
             )
         limit = self.settings.collector.max_body_bytes
+        declared = request.headers.get("content-length", "")
+        wait = self.budget.wait(client, int(declared) if declared.isdigit() else 0)
+        if wait:
+            return _too_many(wait, close=True)
         try:
-            body = await _read_body(request, limit)
+            body = await _read_body(request, limit, self.budget, client)
         except ClientDisconnect:
             return Response(status_code=400)  # nobody is left to answer
+        except OverBudget:
+            return _too_many(self.budget.wait(client), close=True)
         if body is None:
             return _answer(
                 413, {"error": f"the body is over {limit} bytes"}, {"Connection": "close"}
@@ -183,8 +191,8 @@ def _signed(request: Request, body: bytes) -> WebhookRequest:
     )
 
 
-async def _read_body(request: Request, limit: int) -> bytes | None:
-    """The raw body, or None when it is (or claims to be) over `limit` bytes."""
+async def _read_body(request: Request, limit: int, budget: ByteBudget, key: str) -> bytes | None:
+    """The raw body, or None when it is (or claims to be) over `limit` bytes; OverBudget."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         return None
@@ -194,8 +202,17 @@ async def _read_body(request: Request, limit: int) -> bytes | None:
         size += len(chunk)
         if size > limit:
             return None
+        if not budget.spend(key, len(chunk)):
+            raise OverBudget
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def _too_many(wait: float, close: bool = False) -> Response:
+    headers = {"Retry-After": str(int(wait) + 1)}
+    if close:  # the body is left unread: the connection cannot carry another request
+        headers["Connection"] = "close"
+    return _answer(429, {"error": "too many requests"}, headers)
 
 
 def _answer(

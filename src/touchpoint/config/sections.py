@@ -195,6 +195,11 @@ class CollectorSettings(Section):
     rate_limit_per_minute: int = Field(
         6000, ge=0, description="Requests per minute per client IP; 0 turns the limit off."
     )
+    max_bytes_per_minute: int = Field(
+        4 * 1024 * 1024,
+        ge=0,
+        description="Body bytes per minute per client (IPv6: per /64), collector and webhooks; 0: off.",
+    )
     cookie_name: str = Field(
         "_tp_uid",
         pattern=r"^[A-Za-z0-9_-]{1,64}$",
@@ -235,6 +240,22 @@ class ServerSettings(Section):
     )
     public_url: str = Field(
         "", description="The server's address as the internet sees it (webhook signatures)."
+    )
+    header_timeout: Duration = Field(
+        timedelta(seconds=10),
+        description="A request whose headers are not all in by then is answered 408 and closed; 0s: off.",
+    )
+    body_timeout: Duration = Field(
+        timedelta(seconds=30),
+        description="A request whose body is not all in this long after its headers gets 408; 0s: off.",
+    )
+    max_connections_per_client: int = Field(
+        50,
+        ge=0,
+        description="Open connections, and requests in flight, per client (IPv6: per /64); 0: no cap.",
+    )
+    max_connections: int = Field(
+        1000, ge=1, description="Connections and requests at once in all; beyond, requests get 503."
     )
     forwarded_allow_ips: str = Field(
         "127.0.0.1",

@@ -64,7 +64,9 @@ class DemoServer:
                 # What Twilio signs is the URL it calls: here, this server's.
                 "server": settings.server.model_copy(update={"public_url": self.url}),
                 # One client sends the whole month in seconds; limits are for the internet.
-                "collector": settings.collector.model_copy(update={"rate_limit_per_minute": 0}),
+                "collector": settings.collector.model_copy(
+                    update={"rate_limit_per_minute": 0, "max_bytes_per_minute": 0}
+                ),
             }
         )
         app = create_app(self.settings, secrets.token_urlsafe(24))
