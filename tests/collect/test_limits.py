@@ -50,6 +50,24 @@ def test_a_declared_body_waits_for_room_and_one_over_the_budget_waits_for_a_full
     assert budget.wait("a", 10_000) == 0 and not budget.spend("a", 10_000)
 
 
+@given(
+    st.lists(
+        st.tuples(st.floats(min_value=0, max_value=30), st.integers(min_value=0, max_value=5000)),
+        max_size=60,
+    )
+)
+def test_what_a_budget_lets_through_never_passes_a_minute_of_bytes_plus_its_refill(steps):
+    clock = Clock()
+    start = clock.now
+    budget = ByteBudget(6000, clock=clock)  # 100 bytes a second
+    accepted = 0
+    for pause, size in steps:
+        clock.now += pause
+        if budget.wait("a", size) == 0 and budget.spend("a", size):
+            accepted += size
+    assert accepted <= 6000 + 100 * (clock.now - start) + 1e-6
+
+
 def test_an_off_budget_counts_nothing():
     budget = ByteBudget(0)
     assert not budget.enabled and budget.spend("a", 10**12) and budget.wait("a", 10**12) == 0

@@ -158,3 +158,22 @@ def test_a_proxied_client_holding_its_cap_of_requests_in_flight_gets_429(tmp_pat
         finally:
             for sock in waiting:
                 sock.close()
+
+
+def test_beyond_max_connections_in_all_requests_get_503(tmp_path):
+    with running(tmp_path, {}, {"max_connections": 3}) as server:
+        # uvicorn counts the asking connection too: two held, a third one is at the limit.
+        idle = [server.raw() for _ in range(2)]
+        try:
+            for sock in idle:  # served, then kept alive: each still holds its place
+                sock.sendall(b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n")
+                assert sock.recv(65536).startswith(b"HTTP/1.1 200 ")
+            with httpx.Client(base_url=server.url, timeout=10) as client:
+                assert client.get("/healthz").status_code == 503
+                for sock in idle:
+                    sock.close()
+                time.sleep(0.3)
+                assert client.get("/healthz").status_code == 200
+        finally:
+            for sock in idle:
+                sock.close()
