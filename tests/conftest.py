@@ -20,12 +20,19 @@ hypothesis_settings.register_profile(
 hypothesis_settings.register_profile("dev", max_examples=300, deadline=None)
 hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
+# `[retention]` (DESIGN §16) deletes records by the wall clock, and the suite's fixtures are
+# dated 2017-2026 (vendors' published examples among them): the whole run, every command a
+# test runs and every fixture of any scope keep records forever. Helpers that clear
+# TOUCHPOINT_* variables keep these; the retention tests give their settings explicitly.
+RETENTION_OFF = {f"TOUCHPOINT_RETENTION__{k}": "forever" for k in ("EVENTS", "CALLS", "REJECTS")}
+os.environ.update(RETENTION_OFF)
+
 
 @pytest.fixture
 def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """An empty working directory with no TOUCHPOINT_* variables leaking in."""
     for name in list(os.environ):
-        if name.startswith("TOUCHPOINT_"):
+        if name.startswith("TOUCHPOINT_") and name not in RETENTION_OFF:
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
     return tmp_path
@@ -42,7 +49,9 @@ def run_touchpoint(
     directory: Path, *args: str, env: dict[str, str] | None = None, input: str | None = None
 ) -> CliResult:
     """Run the real `touchpoint` command in `directory`, without TOUCHPOINT_* leaking in."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("TOUCHPOINT_")}
+    clean = {
+        k: v for k, v in os.environ.items() if not k.startswith("TOUCHPOINT_") or k in RETENTION_OFF
+    }
     done = subprocess.run(
         [sys.executable, "-m", "touchpoint", *args],
         cwd=directory,

@@ -52,10 +52,12 @@ def test_build_prints_its_stages(built):
     result = built("build", "--json")
     summary = json.loads(result.stdout)
     assert summary["rows"]["calls"] == 3
-    # The collector's intake log is loaded first (touchpoint.build.intake), then the
-    # phone-number lookup is made (touchpoint.build.phones).
-    assert [s["stage"] for s in summary["stages"]][:4] == [
+    # The collector's intake log is loaded first (touchpoint.build.intake), then records
+    # past [retention] go (touchpoint.privacy.retention), then the phone-number lookup is
+    # made (touchpoint.build.phones).
+    assert [s["stage"] for s in summary["stages"]][:5] == [
         "intake",
+        "retention",
         "phone_numbers",
         "referrer_sources",
         "events",

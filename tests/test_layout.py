@@ -12,12 +12,24 @@ from dataclasses import dataclass
 from pathlib import Path
 
 PACKAGE = Path(__file__).parents[1] / "src" / "touchpoint"
-SHELLS = ("touchpoint.cli", "touchpoint.console", "touchpoint.serve", "touchpoint.demo")
+SHELLS = (
+    "touchpoint.cli",
+    "touchpoint.cli_privacy",
+    "touchpoint.console",
+    "touchpoint.serve",
+    "touchpoint.demo",
+)
 # Which modules may import a shell: the entry point runs the CLI, the CLI calls the others,
 # and the demo's modules import each other (the demo is a room of its own).
 MAY_IMPORT_SHELLS = {
     "touchpoint.__main__": ("touchpoint.cli",),
-    "touchpoint.cli": ("touchpoint.console", "touchpoint.serve", "touchpoint.demo"),
+    "touchpoint.cli": (
+        "touchpoint.cli_privacy",
+        "touchpoint.console",
+        "touchpoint.serve",
+        "touchpoint.demo",
+    ),
+    "touchpoint.cli_privacy": ("touchpoint.console",),
     "touchpoint.demo": ("touchpoint.demo",),
 }
 MAX_LINES = 400

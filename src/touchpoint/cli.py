@@ -29,6 +29,7 @@ from touchpoint.cli_group import (
     one_of,
     root,
 )
+from touchpoint.cli_privacy import erase_command
 from touchpoint.config import settings_markdown
 from touchpoint.errors import TouchpointError
 from touchpoint.schema import EXPORTABLE_TABLES
@@ -160,6 +161,9 @@ def build_command(
     with console.stage_progress(c.quiet or as_json, build_steps(engine)) as on_stage:
         result = build(c.settings(), on_stage, engine)
     console.build_summary(result, quiet=c.quiet, as_json=as_json)
+
+
+app.command("erase")(erase_command)  # DESIGN §16, in its own shell: cli_privacy.py
 
 
 @sync_app.command("salesforce")

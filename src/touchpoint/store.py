@@ -27,6 +27,7 @@ import pyarrow as pa
 
 from touchpoint.config import Settings
 from touchpoint.errors import TouchpointError
+from touchpoint.privacy.suppression import drop_suppressed
 from touchpoint.schema import RAW_TABLES, duckdb_type
 
 # Which columns make a raw record the same record again (re-import is a no-op).
@@ -149,9 +150,12 @@ class Store:
         was staged in. Among staged rows sharing a key, the lowest `_seq` wins.
         The winners are chosen on the narrow key columns alone (an aggregate, which
         spills to disk), so that ten million wide rows fit in `memory_limit`.
-        Returns how many rows landed.
+        Rows of erased people (the suppression list, DESIGN §16) are dropped first
+        and counted in `staged.suppressed`. Returns how many rows landed.
         """
         table = staged.table
+        region = self.settings.phone.default_region
+        staged.suppressed += drop_suppressed(self.con, staged.name, table, region)
         keys = RAW_KEYS[table]
         names = ", ".join(f'"{name}"' for name in RAW_TABLES[table].names)
         join = " AND ".join(f"r.{k} IS NOT DISTINCT FROM s.{k}" for k in keys)
@@ -239,6 +243,7 @@ class Staging:
         self.table = table
         self.name = name
         self.rows = 0
+        self.suppressed = 0  # rows of erased people dropped when landing
 
     def append(self, batch: pa.Table) -> None:
         """Stage Arrow rows in the raw table's layout, after those staged before."""

@@ -15,10 +15,12 @@ def test_a_build_publishes_the_published_stages_and_reports_every_stage(tmp_path
     seen: list[str] = []
     result = build(settings, seen.append)
     assert tuple(seen) == build_steps() == (*(stage.name for stage in STAGES), "publish")
-    # The collector's intake log is loaded first, then the phone-number lookup is
-    # made (build.phones), before the stages.
+    # The collector's intake log is loaded first, then records past [retention] go
+    # (privacy.retention), then the phone-number lookup is made (build.phones), before
+    # the stages.
     assert [info.stage for info in result.stages] == [
         "intake",
+        "retention",
         "phone_numbers",
         *(s.name for s in STAGES),
     ]

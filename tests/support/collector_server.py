@@ -29,7 +29,8 @@ def free_port() -> int:
 def clean_env(**extra: str) -> dict[str, str]:
     """The environment without TOUCHPOINT_* variables, plus `extra`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("TOUCHPOINT_")}
-    return {**env, **extra}
+    kept = {k: v for k, v in os.environ.items() if k.startswith("TOUCHPOINT_RETENTION__")}
+    return {**env, **kept, **extra}  # retention off in tests, as conftest.RETENTION_OFF
 
 
 def write_config(directory: Path, domains: list[str] | None = None, **collector: Any) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -21,6 +21,7 @@ from touchpoint.build.intake import load_intake
 from touchpoint.build.phones import current_lookup, refresh_phone_numbers
 from touchpoint.config import Settings, without_secrets
 from touchpoint.errors import TouchpointError
+from touchpoint.privacy.retention import apply_retention
 from touchpoint.schema import CRM_TABLES
 from touchpoint.stages.params import BuildParams
 from touchpoint.stages.pipeline import (
@@ -48,6 +49,8 @@ class BuildResult:
     stages: list[StageInfo]
     rows: dict[str, int]
     seconds: float
+    retention: dict[str, int] = field(default_factory=dict)  # raw rows deleted, per table
+    suppressed: int = 0  # collected records of erased people dropped (DESIGN §16)
 
 
 def build(
@@ -67,6 +70,8 @@ def build(
     with Store.open(settings) as store:
         # The collector's log first: its rows and checkpoints commit together.
         intake = load_intake(store)
+        # DESIGN §16: raw rows past `[retention]` go before any stage reads them.
+        retention, dropped = apply_retention(store, settings)
         backend = DuckDBBackend(store.con)
         # Numbers as written → E.164 for this build's region, before the stages read them.
         phones = refresh_phone_numbers(store, backend, params, settings.phone.default_region)
@@ -79,7 +84,7 @@ def build(
                 stages = build_on_spark(store, settings, params, settings.spark.master, on_stage)
             else:
                 stages = _build_on_duckdb(backend, settings, params, on_stage)
-            stages = [intake.stage_info(), phones, *stages]
+            stages = [intake.stage_info(), retention, phones, *stages]
             on_stage("publish")
             store.con.execute("CREATE TABLE snap.main.rejects AS SELECT * FROM rejects")
             rows = {name: store.count(f'snap.main."{name}"') for name in RESULT_TABLES}
@@ -89,7 +94,8 @@ def build(
             store.discard(snapshot)
             raise
         store.publish(snapshot)
-    return BuildResult(build_id, snapshot.path, stages, rows, time.perf_counter() - started)
+    seconds = time.perf_counter() - started
+    return BuildResult(build_id, snapshot.path, stages, rows, seconds, dropped, intake.suppressed)
 
 
 def _build_on_duckdb(

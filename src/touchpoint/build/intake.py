@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,6 +31,8 @@ from touchpoint.collect.segments import (
     intake_dir,
     recover_abandoned,
 )
+from touchpoint.privacy.segments import write_without
+from touchpoint.privacy.suppression import Suppressed, load_list
 from touchpoint.schema import RAW_TABLES, TS
 from touchpoint.sources.records import compact_json, stable_hash
 from touchpoint.stages.pipeline import StageInfo
@@ -49,6 +52,8 @@ class IntakeInfo:
     recovered: int = 0  # segments of a crashed server closed on the way
     dropped_bytes: int = 0  # torn tails and damage skipped
     removed: int = 0  # loaded segments past retention, deleted
+    suppressed: int = 0  # records of erased people dropped (DESIGN §16)
+    rewritten: set[str] = field(default_factory=set)  # segments moved without those records
     seconds: float = 0.0
 
     def stage_info(self) -> StageInfo:
@@ -66,17 +71,18 @@ def load_intake(store: Store) -> IntakeInfo:
     recovery = recover_abandoned(directory)
     info.recovered, info.dropped_bytes = recovery.segments, recovery.torn_bytes
     segments = closed_segments(directory)
+    listed = load_list(store.con, store.settings.phone.default_region)
     if segments:
         with store.transaction(), _RowsByTable(store) as rows:
             loaded_at = datetime.now(UTC).isoformat()
             for segment in segments:
                 if store.get_checkpoint(CHECKPOINT + segment.name) is not None:
                     continue  # loaded by a build that died before moving it
-                _read_segment(segment, rows, info)
+                _read_segment(segment, rows, info, listed)
                 store.set_checkpoint(CHECKPOINT + segment.name, loaded_at)
                 info.segments += 1
             info.landed = rows.land()
-        _move_loaded(store, directory, segments)
+        _move_loaded(store, directory, segments, _dropper(listed), info.rewritten)
     info.removed = remove_expired(
         directory / LOADED, store.settings.collector.log_retention.total_seconds()
     )
@@ -84,11 +90,18 @@ def load_intake(store: Store) -> IntakeInfo:
     return info
 
 
-def _read_segment(segment: Path, rows: _RowsByTable, info: IntakeInfo) -> None:
+def _read_segment(
+    segment: Path, rows: _RowsByTable, info: IntakeInfo, listed: Suppressed | None
+) -> None:
     found = scan(segment.read_bytes())
     info.dropped_bytes += found.damaged + found.torn
+    drop = _dropper(listed)
     for payload in found.payloads:
         info.records += 1
+        if drop is not None and drop(payload):
+            info.suppressed += 1  # an erased person: not kept, and not in loaded/ either
+            info.rewritten.add(segment.name)
+            continue
         try:
             table, row = decode_record(payload)
             if table not in RAW_TABLES:
@@ -193,14 +206,31 @@ def _bad_row_reject(table: str, row: dict[str, Any], reason: str) -> dict[str, A
     }
 
 
-def _move_loaded(store: Store, directory: Path, segments: list[Path]) -> None:
-    """Move committed segments to `loaded/`, then forget their checkpoints."""
+def _dropper(listed: Suppressed | None) -> Callable[[bytes], bool] | None:
+    """Whether a log record names a person on the suppression list (None: the list is empty)."""
+    if listed is None:
+        return None
+    return lambda payload: listed.matches({"payload": payload.decode("utf-8", "replace")})
+
+
+def _move_loaded(
+    store: Store,
+    directory: Path,
+    segments: list[Path],
+    drop: Callable[[bytes], bool] | None = None,
+    rewritten: frozenset[str] | set[str] = frozenset(),
+) -> None:
+    """Move committed segments to `loaded/` (without erased people's records, when `drop`
+    names some), then forget their checkpoints."""
     loaded = directory / LOADED
     loaded.mkdir(exist_ok=True)
     now = time.time()
     for segment in segments:
         target = loaded / segment.name
-        os.replace(segment, target)
+        if drop is not None and segment.name in rewritten:
+            write_without(segment, target, drop)
+        else:
+            os.replace(segment, target)
         os.utime(target, (now, now))  # retention counts from loading, not from writing
     fsync_dir(loaded)
     fsync_dir(directory)

@@ -72,3 +72,47 @@ def _optional_duration(value: Any) -> str:
 
 
 OptionalDuration = Annotated[str, BeforeValidator(_optional_duration)]
+
+
+_MONTHS = re.compile(r"(\d+)\s*(months?|mo|years?|y)")
+FOREVER = "forever"
+
+
+def retention_months_or_duration(value: Any) -> int | timedelta | None:
+    """A retention period: whole calendar months, a duration, or None for keep forever.
+
+    ``forever`` (or any zero duration, ``0s``) keeps records forever; months and
+    years count calendar months (``25 months``, ``2y``); anything else is a
+    duration (``90d``).
+
+    >>> retention_months_or_duration("25 months"), retention_months_or_duration("2y")
+    (25, 24)
+    >>> retention_months_or_duration("90d")
+    datetime.timedelta(days=90)
+    >>> retention_months_or_duration("forever") is None, retention_months_or_duration("0s") is None
+    (True, True)
+    """
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text == FOREVER:
+            return None
+        found = _MONTHS.fullmatch(text)
+        if found:
+            months = int(found.group(1)) * (12 if found.group(2).startswith("y") else 1)
+            return months or None
+    try:
+        parsed = parse_duration(value)
+    except ValueError:
+        raise ValueError(
+            f"{value!r} is not a retention period like 25 months, 2 years, 90d or forever"
+        ) from None
+    return parsed if parsed.total_seconds() > 0 else None
+
+
+def _retention(value: Any) -> str:
+    retention_months_or_duration(value)  # its ValueError names the bad value
+    return value.strip() if isinstance(value, str) else format_duration(parse_duration(value))
+
+
+# How long records are kept (`[retention]`): kept as written, checked on load.
+RetentionPeriod = Annotated[str, BeforeValidator(_retention)]

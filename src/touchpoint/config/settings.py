@@ -26,6 +26,7 @@ from touchpoint.config.sections import (
     IdentitySettings,
     MergeSettings,
     PhoneSettings,
+    RetentionSettings,
     ServerSettings,
     SessionSettings,
     SiteSettings,
@@ -70,6 +71,7 @@ class Settings(BaseSettings):
     ctm: CtmSettings = CtmSettings()
     store: StoreSettings = StoreSettings()
     spark: SparkSettings = SparkSettings()
+    retention: RetentionSettings = RetentionSettings()
 
     # The settings file's values (`sources.read_config_file`), set by `load_settings`.
     file_values: ClassVar[dict[str, Any]] = {}

@@ -78,10 +78,14 @@ def demo_settings(settings: Settings) -> Settings:
         for name, value in settings.webhooks.model_dump().items()
         if name != "replay_window"
     }
+    # The world's dates are fixed (world.START): `[retention]` by the wall clock would
+    # empty it one day, so the demo keeps its own records forever.
+    forever = dict.fromkeys(("events", "calls", "rejects"), "forever")
     return settings.model_copy(
         update={
             "site": settings.site.model_copy(update={"domains": domains}),
             "webhooks": settings.webhooks.model_copy(update=hooks),
+            "retention": settings.retention.model_copy(update=forever),
         }
     )
 

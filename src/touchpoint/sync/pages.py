@@ -12,6 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from touchpoint.importers import reject_rows
+from touchpoint.privacy.suppression import SUPPRESSED
 from touchpoint.sources.records import ParseReport, Reject, RowBatches
 from touchpoint.store import Store
 
@@ -54,6 +55,8 @@ def land_page(
     with store.transaction(), store.staging(table) as staged:
         staged.append(batches.take())
         landed = store.land(staged)
+        if staged.suppressed:  # erased people's records (DESIGN §16)
+            report.skipped[SUPPRESSED] += staged.suppressed
         if kept is not None and len(kept):
             store.insert_new(table, [kept.take()])
         store.insert_new("rejects", [reject_rows(kind, report.rejects, received_at)])

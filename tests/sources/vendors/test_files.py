@@ -31,7 +31,11 @@ def exported(cli, table: str) -> dict[str, dict]:
 def world_cli(tmp_path_factory: pytest.TempPathFactory):
     """The real `touchpoint` command in one directory shared by this module's round trips."""
     directory = tmp_path_factory.mktemp("vendor-world")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TOUCHPOINT_")}
+    env = {  # without TOUCHPOINT_* but conftest's retention off
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("TOUCHPOINT_") or k.startswith("TOUCHPOINT_RETENTION__")
+    }
 
     def run(*args: str) -> SimpleNamespace:
         done = subprocess.run(
