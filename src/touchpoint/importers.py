@@ -18,7 +18,6 @@ import pyarrow as pa
 
 from touchpoint.config import Settings
 from touchpoint.errors import TouchpointError
-from touchpoint.privacy.suppression import SUPPRESSED
 from touchpoint.schema import CRM_TABLES, RAW_CALLS, RAW_TABLES, REJECTS
 from touchpoint.sources import events as event_files
 from touchpoint.sources.events_bulk import import_event_file
@@ -141,8 +140,6 @@ def _import(
                         with per_file:
                             landed = store.land(staged)
                             store.land(aside)  # kept, and counted as skipped
-                            if staged.suppressed:  # erased people's records (DESIGN §16)
-                                report.skipped[SUPPRESSED] += staged.suppressed
                             store.insert_new(
                                 "rejects", [reject_rows(kind, report.rejects, received_at)]
                             )
@@ -195,7 +192,8 @@ def import_events(
         _aside: Staging,
     ) -> None:
         file_format = event_files.format_of(path, fmt)
-        import_event_file(staged, path, file_format, report, received_at, tell, dialect)
+        privacy = event_files.Privacy.of(settings.collector)  # DESIGN §16, as collected
+        import_event_file(staged, path, file_format, report, received_at, tell, dialect, privacy)
 
     return _import(settings, "events", "raw_events", paths, load, strict, on_bytes)
 

@@ -37,6 +37,15 @@ RAW_EVENTS = pa.schema(
         ("client_ip", pa.string()),
         ("received_at", TS),
         ("origin", pa.string()),
+        # DESIGN §16: what is kept of the user agent instead of the full string
+        # (`user_agent` stays NULL unless `[collector] store_user_agent`).
+        ("browser", pa.string()),
+        ("os", pa.string()),
+        ("device", pa.string()),  # desktop, mobile, tablet, bot, other
+        # The time a collected event said it happened, when that lay outside
+        # `[collector] max_clock_skew` of its arrival and `occurred_at` took the
+        # arrival time instead; NULL otherwise (and for imports).
+        ("sent_occurred_at", TS),
     ]
 )
 

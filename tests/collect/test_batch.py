@@ -6,9 +6,10 @@ from datetime import datetime
 
 import pytest
 
-from touchpoint.collect.batch import Arrival, NotABatch, TooManyEvents, collect, read_batch
+from touchpoint.collect.batch import Arrival, NotABatch, Rules, TooManyEvents, collect, read_batch
 from touchpoint.collect.frames import decode_record, scan
 from touchpoint.collect.guards import OriginPolicy, RateLimiter, is_bot, truncate_ip
+from touchpoint.sources.events import Privacy
 
 ARRIVAL = Arrival(received_at=datetime(2026, 3, 4, 12), user_agent="Mozilla/5.0 UA", client_ip=None)
 EVENT = b'{"visitor_id":"v1","type":"page_view","occurred_at":1772626620000,"url":"https://a.com/"}'
@@ -110,11 +111,14 @@ def test_text_that_cannot_be_stored_rejects_only_its_event():
 
 
 def test_the_request_user_agent_fills_in_for_events_without_one():
-    result = collect(
-        [*read_batch(EVENT, 1), {**read_batch(EVENT, 1)[0], "user_agent": "own"}], ARRIVAL
-    )
+    events = [*read_batch(EVENT, 1), {**read_batch(EVENT, 1)[0], "user_agent": "own"}]
+    kept = Rules(privacy=Privacy(store_user_agent=True))
+    result = collect(events, ARRIVAL, kept)
     agents = [decode_record(p)[1]["user_agent"] for p in scan(b"".join(result.records)).payloads]
     assert agents == ["Mozilla/5.0 UA", "own"]
+    # By default (DESIGN §16) the string is not kept, only what it says.
+    rows = [decode_record(p)[1] for p in scan(b"".join(collect(events, ARRIVAL).records)).payloads]
+    assert [(r["user_agent"], r["device"]) for r in rows] == [(None, "other"), (None, "other")]
 
 
 @pytest.mark.parametrize(

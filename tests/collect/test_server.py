@@ -68,7 +68,9 @@ def test_a_batch_of_good_events_is_acknowledged_with_204_once_on_disk(client, se
     assert answer.status_code == 204 and answer.content == b""
     stored = {row["event_id"]: row for row in logged_rows(server.intake)}
     assert stored["ev-1"]["click_id"] == "click1"
-    assert stored["ev-1"]["user_agent"] == BROWSER
+    # DESIGN §16: what the user agent says, not the string.
+    assert stored["ev-1"]["user_agent"] is None
+    assert (stored["ev-1"]["os"], stored["ev-1"]["device"]) == ("Linux", "desktop")
     assert stored["ev-1"]["client_ip"] is None  # not kept unless [collector] store_ip
 
 
@@ -166,7 +168,7 @@ def test_the_snippet_is_served_with_cache_headers_and_an_etag(client):
     assert answer.status_code == 200
     assert answer.headers["content-type"] == "text/javascript; charset=utf-8"
     assert answer.headers["cache-control"] == "public, max-age=3600"
-    assert b'{"cookie": "_tp_uid", "domain": "", "gpc": false}' in answer.content
+    assert b'{"cookie": "_tp_uid", "domain": "", "gpc": true, "dnt": true}' in answer.content
     etag = answer.headers["etag"]
     again = client.get("/tp.js", headers={"if-none-match": etag})
     assert again.status_code == 304 and again.content == b""
@@ -297,7 +299,9 @@ def test_ips_are_kept_truncated_gpc_is_honoured_and_the_cookie_is_configured(tmp
             gpc = {"sec-gpc": "1"}
             assert http.post("/collect", json=[event(2)], headers=gpc).status_code == 204
             snippet = http.get("/tp.js").text
-        assert '{"cookie": "_biz_uid", "domain": "example.com", "gpc": true}' in snippet
+        assert (
+            '{"cookie": "_biz_uid", "domain": "example.com", "gpc": true, "dnt": true}' in snippet
+        )
         stored = logged_rows(server.intake)
         assert [(r["event_id"], r["client_ip"]) for r in stored] == [("ev-1", "203.0.113.0")]
     finally:

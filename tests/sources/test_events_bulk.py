@@ -92,6 +92,11 @@ def urls(draw: Any) -> Any:
         "fbclid",
         "msclkid",
         "other",
+        # DESIGN §16: removed by the default [collector] drop_params, in any case or %XX.
+        "Email",
+        "e%2Dmail",
+        "pw",
+        "%74oken",
     ]
     params = draw(st.lists(st.tuples(st.sampled_from(names), words), max_size=4))
     query = "&".join(f"{k}={v}" for k, v in params)
@@ -120,7 +125,18 @@ records = st.fixed_dictionaries(
         "referrer": st.one_of(st.none(), urls(), text, st.integers()),
         "title": st.one_of(st.none(), text, st.integers()),
         "email": st.one_of(st.none(), st.emails(), text, st.lists(text, max_size=1)),
-        "user_agent": st.one_of(st.none(), text),
+        "user_agent": st.one_of(
+            st.none(),
+            text,
+            st.sampled_from(
+                [
+                    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 "
+                    "(KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36",
+                    "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+                    "curl/8.4.0",
+                ]
+            ),
+        ),
         "properties": st.one_of(
             st.none(),
             st.dictionaries(words, st.one_of(words, st.integers(-5, 5)), max_size=3),

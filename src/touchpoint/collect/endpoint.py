@@ -16,7 +16,7 @@ from typing import Any
 
 import msgspec
 
-from touchpoint.collect.batch import Arrival, NotABatch, TooManyEvents, collect, read_batch
+from touchpoint.collect.batch import Arrival, NotABatch, Rules, TooManyEvents, collect, read_batch
 from touchpoint.collect.guards import OriginPolicy, RateLimiter, is_bot, truncate_ip
 from touchpoint.collect.limits import ByteBudget, OverBudget, client_key
 from touchpoint.collect.segments import IntakeLog
@@ -44,14 +44,18 @@ class Collector:
     budget: ByteBudget
     log: IntakeLog | None = None
     counts: dict[str, int] = field(
-        default_factory=lambda: dict.fromkeys(("accepted", "rejected", "bots", "gpc"), 0)
+        default_factory=lambda: dict.fromkeys(("accepted", "rejected", "bots", "gpc", "dnt"), 0)
     )
+    rules: Rules = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.rules = Rules.of(self.settings)
 
 
 class _Request:
     """The few request headers the collector reads, picked out in one pass."""
 
-    __slots__ = ("content_length", "content_type", "gpc", "host", "origin", "user_agent")
+    __slots__ = ("content_length", "content_type", "dnt", "gpc", "host", "origin", "user_agent")
 
     def __init__(self, scope: Scope):
         self.origin: str | None = None
@@ -60,6 +64,7 @@ class _Request:
         self.content_type = ""
         self.content_length: int | None = None
         self.gpc = False
+        self.dnt = False
         for name, value in scope["headers"]:
             if name == b"origin":
                 self.origin = value.decode("latin-1")
@@ -73,6 +78,8 @@ class _Request:
                 self.content_length = int(value) if value.isdigit() else None
             elif name == b"sec-gpc":
                 self.gpc = value.strip() == b"1"
+            elif name == b"dnt":
+                self.dnt = value.strip() == b"1"
 
 
 class CollectEndpoint:
@@ -120,6 +127,9 @@ class CollectEndpoint:
         if c.settings.honor_gpc and request.gpc:
             c.counts["gpc"] += 1
             return await _answer(send, 204, None, cors)
+        if c.settings.honor_dnt and request.dnt:
+            c.counts["dnt"] += 1  # honoured as GPC is: nothing of the request is kept
+            return await _answer(send, 204, None, cors)
         try:
             events = read_batch(body, c.settings.max_events_per_batch)
         except NotABatch as exc:
@@ -131,7 +141,7 @@ class CollectEndpoint:
             user_agent=request.user_agent,
             client_ip=truncate_ip(client_ip) if c.settings.store_ip else None,
         )
-        collected = collect(events, arrival)
+        collected = collect(events, arrival, c.rules)
         if c.log is None:
             return await _answer(send, 503, {"error": "the collector is starting"}, cors)
         try:

@@ -2,7 +2,7 @@
 
 The file is plain JavaScript that runs as it is; the server only replaces the
 settings object between the two `/*tp-config*/` markers (cookie name, cookie
-domain, Global Privacy Control), then serves the bytes with a strong ETag and
+domain, whether Global Privacy Control and Do Not Track are honoured), then serves the bytes with a strong ETag and
 a gzip copy, computed once at start.
 """
 
@@ -41,6 +41,7 @@ class Snippet:
                 "cookie": collector.cookie_name,
                 "domain": collector.cookie_domain,
                 "gpc": collector.honor_gpc,
+                "dnt": collector.honor_dnt,
             }
         )
         source, replaced = _CONFIG.subn(lambda _m: config, snippet_source(), count=1)

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from touchpoint.config.durations import Duration, RetentionPeriod
+from touchpoint.config.durations import Duration
 
 
 class Section(BaseModel):
@@ -189,6 +189,10 @@ class CrmSettings(Section):
     )
 
 
+# DESIGN §16: query parameters that name a person or a secret, removed by default.
+DROP_PARAMS = ("email", "e-mail", "password", "pass", "pw", "token", "code", "phone", "ssn")
+
+
 class CollectorSettings(Section):
     max_body_bytes: int = Field(1_048_576, ge=1, description="Largest accepted request body.")
     max_events_per_batch: int = Field(500, ge=1, description="Most events in one request.")
@@ -211,7 +215,22 @@ class CollectorSettings(Section):
         description="Cookie domain, e.g. example.com for all subdomains; empty: the page's host.",
     )
     honor_gpc: bool = Field(
-        False, description="Collect nothing from browsers that send Global Privacy Control."
+        True, description="Collect nothing from browsers that send Global Privacy Control."
+    )
+    honor_dnt: bool = Field(
+        True, description="Collect nothing from browsers that send Do Not Track (DNT: 1)."
+    )
+    store_user_agent: bool = Field(
+        False,
+        description="Keep the full user agent; off: only its browser, OS and device class.",
+    )
+    drop_params: list[str] = Field(
+        default_factory=lambda: list(DROP_PARAMS),
+        description="Query parameters removed from url and referrer before anything is kept (any case).",
+    )
+    max_clock_skew: Duration = Field(
+        timedelta(minutes=10),
+        description="A collected event's time further than this from its arrival takes the arrival time; 0s: off.",
     )
     store_ip: bool = Field(
         False, description="Keep the client IP with each event, truncated (IPv4 /24, IPv6 /48)."
@@ -314,21 +333,3 @@ class StoreSettings(Section):
     memory_limit: str = Field("2GB", description="DuckDB memory limit for imports and builds.")
     threads: int = Field(0, ge=0, description="DuckDB threads; 0: one per core.")
     keep_snapshots: int = Field(3, ge=1, description="Published builds kept on disk.")
-
-
-class RetentionSettings(Section):
-    """`[retention]` (DESIGN §16): how long raw records are kept; older ones are deleted
-    at build, measured against the wall clock. `forever` (or `0s`) keeps them."""
-
-    events: RetentionPeriod = Field(
-        "25 months",
-        description="Web events, by occurred_at (months, years, a duration or forever).",
-    )
-    calls: RetentionPeriod = Field(
-        "25 months",
-        description="Call records, by call time: as long as the visits they are merged with.",
-    )
-    rejects: RetentionPeriod = Field(
-        "90d",
-        description="Rejected records, by when they were rejected: time to fix and re-import.",
-    )

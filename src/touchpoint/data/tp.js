@@ -16,9 +16,13 @@
   var SECRET = /pass|card|cc-|ccnum|cvc|cvv|iban|ssn|secret|token|pin\b/i;
   var STORE = "_tp_q";
   var BATCH = 20;
-  var gpc = !!C.gpc && navigator.globalPrivacyControl === true;
-  var consented = !gpc && (!(script && script.hasAttribute("data-require-consent")) || ID.test(readCookie() || ""));
+  // Global Privacy Control and Do Not Track, when the collector honours them: nothing is
+  // stored or sent, even after consent (DESIGN §16).
+  var optedOut = (!!C.gpc && navigator.globalPrivacyControl === true) ||
+    (!!C.dnt && (navigator.doNotTrack === "1" || w.doNotTrack === "1"));
+  var consented = !optedOut && (!(script && script.hasAttribute("data-require-consent")) || ID.test(readCookie() || ""));
   var vid = null, queue = [], timer = 0, backoff = 0, sending = false, lastUrl = null, refused = false;
+  var size = BATCH; // events per request: halved while the collector says a batch is too large
 
   function readCookie() {
     var m = d.cookie.match(new RegExp("(?:^|;\\s*)" + C.cookie + "=([^;]*)"));
@@ -60,7 +64,7 @@
   }
 
   function add(type, fields) {
-    if (gpc || refused) return;
+    if (optedOut || refused) return;
     var event = { event_id: hex(16), type: type, occurred_at: Date.now(), url: location.href };
     for (var k in fields) if (fields[k] != null) event[k] = fields[k];
     queue.push(event);
@@ -100,7 +104,7 @@
     }
     if (sending) return;
     sending = true;
-    var batch = queue.slice(0, BATCH), text = body(batch);
+    var batch = queue.slice(0, size), text = body(batch);
     // text/plain needs no CORS preflight; the answer's status is still readable.
     // Browsers refuse keepalive bodies over 64 KB.
     fetch(endpoint, { method: "POST", body: text, keepalive: text.length < 60000, credentials: "omit",
@@ -108,7 +112,10 @@
       .then(function (r) { return r.status; }, function () { return 0; })
       .then(function (status) {
         sending = false;
-        if (status && status < 500 && status !== 429) { drop(batch); backoff = 0; } // done, or never will be
+        // 413 for several events: send fewer at a time, so one large event cannot take
+        // its neighbours with it (a bad event alone gets 200 and is kept in rejects).
+        if (status === 413 && batch.length > 1) { size = Math.ceil(batch.length / 2); backoff = 0; }
+        else if (status && status < 500 && status !== 429) { drop(batch); backoff = 0; size = BATCH; } // done, or never will be
         else backoff = Math.min(backoff ? backoff * 2 : 1000, 30000);
         save();
         if (queue.length) schedule(backoff);
@@ -166,7 +173,7 @@
     },
     consent: function (yes) {
       if (yes) {
-        consented = !gpc;
+        consented = !optedOut;
         refused = false;
         return start();
       }
@@ -182,4 +189,4 @@
 
   pageView(); // held in memory until consent, when consent is required
   start();
-})(window, document, /*tp-config*/{"cookie": "_tp_uid", "domain": "", "gpc": false}/*tp-config*/);
+})(window, document, /*tp-config*/{"cookie": "_tp_uid", "domain": "", "gpc": true, "dnt": true}/*tp-config*/);

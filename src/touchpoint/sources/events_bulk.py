@@ -19,7 +19,9 @@ import pyarrow as pa
 
 from touchpoint.schema import RAW_EVENTS
 from touchpoint.sources.events import (
+    DEFAULT_PRIVACY,
     KNOWN_FIELDS,
+    Privacy,
     event_row,
 )
 from touchpoint.sources.events_sql import events_sql, json_fields, parquet_fields, text_fields
@@ -34,6 +36,7 @@ from touchpoint.sources.records import (
     empty_file,
 )
 from touchpoint.sources.urls import sql_string
+from touchpoint.sources.user_agents import describe
 from touchpoint.store import Staging
 
 CHUNK_BYTES = 64 * 1024 * 1024
@@ -51,8 +54,10 @@ class EventFileImport:
         received_at: datetime,
         on_bytes: Callable[[int], None] = lambda _n: None,
         dialect: Dialect = AUTO,
+        privacy: Privacy = DEFAULT_PRIVACY,
     ):
         self.on_bytes = on_bytes
+        self.privacy = privacy
         self.dialect = dialect
         self.text_seen = False  # whether the file held text that is not ASCII before
         self.staged = staged
@@ -63,7 +68,7 @@ class EventFileImport:
 
     def stage(self, fields: str) -> tuple[int, list[int]]:
         """Stage every valid row of a fields relation; return (rows seen, `_seq` of the others)."""
-        seen = self.staged.append_sql(events_sql(fields), self.params)
+        seen = self.staged.append_sql(events_sql(fields, self.privacy.drop_params), self.params)
         staged = self.staged.name
         rows = self.con.execute(f"SELECT _seq FROM {staged} WHERE NOT _ok ORDER BY _seq").fetchall()
         failing = [int(row[0]) for row in rows]
@@ -82,7 +87,7 @@ class EventFileImport:
             if record is None:
                 continue  # already rejected with its reason while reading
             try:
-                rescued.add(event_row(record, naive_is_utc=naive_is_utc))
+                rescued.add(event_row(record, naive_is_utc=naive_is_utc, privacy=self.privacy))
             except RecordError as exc:
                 self.report.reject(source, raw, str(exc))
         if len(rescued):
@@ -316,13 +321,15 @@ def import_event_file(
     received_at: datetime,
     on_bytes: Callable[[int], None] = lambda _n: None,
     dialect: Dialect = AUTO,
+    privacy: Privacy = DEFAULT_PRIVACY,
 ) -> None:
     """Stage the good events of one file; rejects and notes go to `report`.
 
     `on_bytes` hears how much of the file has been read, for a progress bar;
-    `dialect` is how to read a text file (CSV delimiter, encoding).
+    `dialect` is how to read a text file (CSV delimiter, encoding); `privacy`
+    what is not kept (`[collector] drop_params`, `store_user_agent`).
     """
-    job = EventFileImport(staged, path, report, received_at, on_bytes, dialect)
+    job = EventFileImport(staged, path, report, received_at, on_bytes, dialect, privacy)
     if fmt == "ndjson":
         import_ndjson(job)
         if report.seen == 0:
@@ -333,3 +340,33 @@ def import_event_file(
     else:
         import_parquet(job)
         on_bytes(path.stat().st_size)
+    reduce_user_agents(staged, privacy)
+
+
+def reduce_user_agents(staged: Staging, privacy: Privacy) -> None:
+    """Each staged user agent → its browser, OS and device class (`user_agents.describe`),
+    parsed once per distinct string; the string itself stays only with `store_user_agent`."""
+    con = staged.store.con
+    rows = con.execute(
+        f"SELECT DISTINCT user_agent FROM {staged.name} WHERE user_agent IS NOT NULL "
+        "AND browser IS NULL AND os IS NULL AND device IS NULL"
+    ).fetchall()
+    if not rows:
+        return
+    agents = [row[0] for row in rows]
+    described = [describe(agent) for agent in agents]
+    table = pa.table(
+        {
+            "agent": agents,
+            "browser": [d.browser for d in described],
+            "os": [d.os for d in described],
+            "device": [d.device for d in described],
+        },
+        schema=pa.schema([(name, pa.string()) for name in ("agent", "browser", "os", "device")]),
+    )
+    kept = "s.user_agent" if privacy.store_user_agent else "NULL"
+    with staged.store.registered(table) as view:
+        con.execute(
+            f"UPDATE {staged.name} AS s SET browser = m.browser, os = m.os, device = m.device, "
+            f"user_agent = {kept} FROM {view} AS m WHERE s.user_agent = m.agent"
+        )

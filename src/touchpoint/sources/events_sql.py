@@ -13,6 +13,7 @@ from touchpoint.sources.events import (
     EVENT_ID_MAX,
     EVENT_TYPES,
     KNOWN_FIELDS,
+    MAX_CHARS,
     OPTIONAL_TEXT,
     VISITOR_ID,
 )
@@ -22,6 +23,7 @@ from touchpoint.sources.urls import (
     UTM_PARAMS,
     sql_after_userinfo,
     sql_authority,
+    sql_drop_params,
     sql_host_of,
     sql_is_http_url,
     sql_param,
@@ -35,18 +37,23 @@ BLANK_LINE = r"[ \t\n\r\f\v]*"
 _JSON_KINDS_INT = "('BIGINT', 'UBIGINT')"
 
 
-def events_sql(fields: str) -> str:
+def events_sql(fields: str, drop_params: frozenset[str] = frozenset()) -> str:
     """SQL over a relation of fields (`<name>_kind`, `<name>_text`, `_seq`, `_object`,
     `occurred_at_us`) giving the raw-events columns, `_seq`, and `_ok` for a valid event.
 
-    The columns of rows that are not `_ok` mean nothing; those rows never land.
+    `drop_params` are removed from `url` and `referrer` (`urls.drop_params`). The
+    columns of rows that are not `_ok` mean nothing; those rows never land. What is
+    kept of the user agent is decided afterwards, once per distinct one
+    (`events_bulk.reduce_user_agents`).
     """
     strip_url = sql_strip("url_text")
     occurred = sql_strip("occurred_at_text")
     event_id = sql_strip("event_id_text")
     texts = {name: f"nullif({sql_strip(f'{name}_text')}, '')" for name in OPTIONAL_TEXT}
     text_ok = " AND ".join(
-        f"({name}_kind IS NULL OR {name}_kind IN ('NULL', 'VARCHAR'))" for name in OPTIONAL_TEXT
+        f"({name}_kind IS NULL OR {name}_kind IN ('NULL', 'VARCHAR'))"
+        f" AND coalesce(length({texts[name]}) <= {MAX_CHARS[name]}, true)"
+        for name in OPTIONAL_TEXT
     )
     props = sql_strip("properties_text")
     types = ", ".join(sql_string(t) for t in EVENT_TYPES)
@@ -61,10 +68,14 @@ def events_sql(fields: str) -> str:
     )
     click_id = "coalesce(" + ", ".join(CLICK_ID_PARAMS) + ")"
     return f"""
-WITH cleaned AS (
-  SELECT *, {strip_url} AS url_clean, {occurred} AS occ_clean, {event_id} AS event_id_clean,
-    {texts["referrer"]} AS referrer_clean
+WITH given AS (
+  SELECT *, {strip_url} AS url_given, {occurred} AS occ_clean, {event_id} AS event_id_clean,
+    {texts["referrer"]} AS referrer_given
   FROM ({fields})
+), cleaned AS (
+  SELECT *, {sql_drop_params("url_given", drop_params)} AS url_clean,
+    {sql_drop_params("referrer_given", drop_params)} AS referrer_clean
+  FROM given
 ), authorities AS (
   SELECT *, {sql_authority("url_clean")} AS url_authority,
     {sql_authority("referrer_clean")} AS referrer_authority
@@ -98,12 +109,14 @@ WITH cleaned AS (
       AND type_kind = 'VARCHAR' AND type_text IN ({types})
       AND occ_us >= {EARLIEST_US} AND occ_us < {LATEST_US}
       AND url_kind = 'VARCHAR' AND {sql_is_http_url("url_clean")} AND page_host IS NOT NULL
+      AND length(url_given) <= {MAX_CHARS["url"]}
       AND (event_id_kind IS NULL OR event_id_kind = 'NULL' OR event_id_kind IN {_JSON_KINDS_INT}
            OR (event_id_kind = 'VARCHAR' AND length(event_id_clean) <= {EVENT_ID_MAX}))
       AND {text_ok}
       AND (properties_kind IS NULL OR properties_kind IN ('NULL', 'OBJECT')
            OR (properties_kind = 'VARCHAR' AND ({props} = ''
-               OR CASE WHEN json_valid({props}) THEN json_type({props}) = 'OBJECT' ELSE false END))),
+               OR CASE WHEN json_valid({props}) THEN json_type({props}) = 'OBJECT' ELSE false END)))
+      AND coalesce(length(properties_text) <= {MAX_CHARS["properties"]}, true),
       false) AS _ok
   FROM timed
 ), enriched AS (
@@ -140,6 +153,10 @@ SELECT
   CAST(NULL AS VARCHAR) AS client_ip,
   CAST($received_at AS TIMESTAMP) AS received_at,
   $origin AS origin,
+  CAST(NULL AS VARCHAR) AS browser,
+  CAST(NULL AS VARCHAR) AS os,
+  CAST(NULL AS VARCHAR) AS device,
+  CAST(NULL AS TIMESTAMP) AS sent_occurred_at,
   _seq,
   _ok
 FROM enriched

@@ -13,7 +13,7 @@ holds the two to the same answers.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from types import MappingProxyType
@@ -149,7 +149,79 @@ def url_facts(url: str) -> UrlFacts:
     )
 
 
+def dropped_params_regex(names: Iterable[str]) -> str:
+    """A regex matching a whole query-parameter name that is one of `names`, any case."""
+    return "(?i)(?:" + "|".join(re.escape(name) for name in sorted(set(names))) + ")"
+
+
+@lru_cache(maxsize=64)
+def _name_pattern(names: frozenset[str]) -> re.Pattern[str]:
+    return re.compile(dropped_params_regex(names))
+
+
+def drop_params(url: str, names: frozenset[str]) -> str:
+    """`url` without the query parameters named in `names` (DESIGN §16), the rest as it was.
+
+    A parameter's name counts with %XX decoded and in any case; the other
+    parameters, their order and the fragment stay byte for byte.
+
+    >>> drop_params("https://a.com/?utm_source=x&Email=me%40b.com&e%2Dmail=c#top", frozenset({"email", "e-mail"}))
+    'https://a.com/?utm_source=x#top'
+    """
+    start = url.find("?")
+    if start < 0 or not names:
+        return url
+    end = url.find("#")
+    if 0 <= end < start:
+        return url  # the "?" is in the fragment
+    if end < 0:
+        end = len(url)
+    pattern = _name_pattern(names)
+    parts = url[start + 1 : end].split("&")
+    kept = [part for part in parts if not pattern.fullmatch(_param_name(part))]
+    if len(kept) == len(parts):
+        return url
+    query = "&".join(kept)
+    return url[:start] + ("?" + query if query else "") + url[end:]
+
+
+def _param_name(part: str) -> str:
+    name = part.partition("=")[0]
+    if "%" not in name:
+        return name
+    try:
+        return unquote(name, errors="strict")
+    except UnicodeDecodeError:
+        return name
+
+
 # -- the same rules in DuckDB SQL ---------------------------------------------
+
+
+def sql_drop_params(expr: str, names: frozenset[str]) -> str:
+    """SQL for `drop_params` of a text column."""
+    if not names:
+        return expr
+    start = f"strpos({expr}, '?')"
+    hash_at = f"strpos({expr}, '#')"
+    end = f"CASE WHEN {hash_at} = 0 THEN length({expr}) + 1 ELSE {hash_at} END"
+    name = "split_part(_p, '=', 1)"
+    decoded = f"coalesce(try(url_decode({name})), {name})"
+    parts = f"string_split(substr({expr}, {start} + 1, {end} - {start} - 1), '&')"
+    pattern = sql_string(dropped_params_regex(names))
+    kept_parts = f"list_filter({parts}, lambda _p: NOT regexp_full_match({decoded}, {pattern}))"
+    kept = f"array_to_string({kept_parts}, '&')"
+    # Only URLs whose query may hold a dropped name (or an encoded one) are looked at,
+    # and only those that lose a parameter are rebuilt.
+    listed = "|".join(re.escape(name) for name in sorted(names))
+    mentions = sql_string(rf"(?i)[?&](?:[^=&#]*%|(?:{listed})(?:[=&#]|$))")
+    return (
+        f"CASE WHEN {start} > 0 AND ({hash_at} = 0 OR {hash_at} > {start}) "
+        f"AND regexp_matches({expr}, {mentions}) AND len({kept_parts}) < len({parts}) "
+        f"THEN substr({expr}, 1, {start} - 1) "
+        f"|| CASE WHEN {kept} = '' THEN '' ELSE '?' || {kept} END "
+        f"|| substr({expr}, {end}) ELSE {expr} END"
+    )
 
 
 def sql_string(text: str) -> str:
