@@ -98,7 +98,9 @@ class BoundedConnection(asyncio.Protocol):
     def _headers_late(self) -> None:
         self._header_timer = None
         cycle = self.cycle
-        if (cycle is None or cycle.response_complete) and not self.transport.is_closing():
+        if self.transport.is_closing() or self.transport.get_protocol() is not self:
+            return  # closed already, or handed to a WebSocket protocol after an upgrade
+        if cycle is None or cycle.response_complete:
             self.transport.write(REQUEST_TIMEOUT)
             self.transport.close()
 
