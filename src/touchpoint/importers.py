@@ -18,6 +18,7 @@ import pyarrow as pa
 
 from touchpoint.config import Settings
 from touchpoint.errors import TouchpointError
+from touchpoint.privacy.suppression import SUPPRESSED
 from touchpoint.schema import CRM_TABLES, RAW_CALLS, RAW_TABLES, REJECTS
 from touchpoint.sources import events as event_files
 from touchpoint.sources.events_bulk import import_event_file
@@ -140,6 +141,8 @@ def _import(
                         with per_file:
                             landed = store.land(staged)
                             store.land(aside)  # kept, and counted as skipped
+                            if staged.suppressed:  # erased people's records (DESIGN §16)
+                                report.skipped[SUPPRESSED] += staged.suppressed
                             store.insert_new(
                                 "rejects", [reject_rows(kind, report.rejects, received_at)]
                             )

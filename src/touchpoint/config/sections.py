@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from touchpoint.config.durations import Duration
+from touchpoint.config.durations import Duration, RetentionPeriod
 
 
 class Section(BaseModel):
@@ -333,3 +333,21 @@ class StoreSettings(Section):
     memory_limit: str = Field("2GB", description="DuckDB memory limit for imports and builds.")
     threads: int = Field(0, ge=0, description="DuckDB threads; 0: one per core.")
     keep_snapshots: int = Field(3, ge=1, description="Published builds kept on disk.")
+
+
+class RetentionSettings(Section):
+    """`[retention]` (DESIGN §16): how long raw records are kept; older ones are deleted
+    at build, measured against the wall clock. `forever` (or `0s`) keeps them."""
+
+    events: RetentionPeriod = Field(
+        "25 months",
+        description="Web events, by occurred_at (months, years, a duration or forever).",
+    )
+    calls: RetentionPeriod = Field(
+        "25 months",
+        description="Call records, by call time: as long as the visits they are merged with.",
+    )
+    rejects: RetentionPeriod = Field(
+        "90d",
+        description="Rejected records, by when they were rejected: time to fix and re-import.",
+    )
