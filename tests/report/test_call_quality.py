@@ -34,7 +34,7 @@ from support.report_world import touchpoint
 pytestmark = pytest.mark.slow
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "report" / "call-quality"
-TOKEN = "call-quality-test-token"
+TOKEN = "call-quality-test-token-0123"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 CHROMIUM = "/usr/bin/chromium"
 COUNTS = (

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+import httpx
 import pytest
 
 from support.collector_server import Server, start
@@ -232,6 +233,22 @@ def test_switching_person_and_measure_redraws_without_errors(server, watched, tm
     assert watched.problems == []
     page.locator("#revenue-by-model").screenshot(path=str(tmp_path / "revenue.png"))
     page.locator("#slices").screenshot(path=str(tmp_path / "slices.png"))
+
+
+def test_sign_out_in_the_browser_ends_the_session_on_the_server(server, watched):
+    page = watched.page
+    page.goto(server.url + "/?model=linear")
+    page.fill("#token", TOKEN)
+    page.click("button[type=submit]")
+    page.wait_for_url(server.url + "/?model=linear")  # back to the page it asked for
+    cookie = next(c["value"] for c in page.context.cookies() if c["name"] == "tp_dashboard")
+    assert httpx.get(server.url + "/api/summary", cookies={"tp_dashboard": cookie}).is_success
+    page.click("header form[action='/logout'] button")
+    page.wait_for_selector("#token")  # the sign-in form again
+    assert not [c for c in page.context.cookies() if c["name"] == "tp_dashboard"]
+    # The old cookie, sent again, is refused: the session ended on the server.
+    answer = httpx.get(server.url + "/api/summary", cookies={"tp_dashboard": cookie})
+    assert answer.status_code == 401
 
 
 def test_csv_downloads_neutralise_formulas_but_export_stays_verbatim(world, server, watched):

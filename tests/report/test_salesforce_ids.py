@@ -14,7 +14,7 @@ import pytest
 from conftest import run_touchpoint
 from support.collector_server import start
 
-TOKEN = "test-token-for-ids"
+TOKEN = "test-token-for-salesforce-ids"
 VISITOR = "9c1d7e2a4b6f48d0a3e5c7b9d1f20384"
 # Each Id in the form Salesforce shows in a URL (15) and in the API (18).
 TASK = ("00T5e00000Qr013", "00T5e00000Qr013EAB")

@@ -27,15 +27,23 @@ from touchpoint.collect.segments import IntakeLog, SegmentWriter, intake_dir, re
 from touchpoint.collect.snippet import Snippet
 from touchpoint.collect.webhooks import webhook_routes
 from touchpoint.config import Settings
+from touchpoint.errors import TouchpointError
+from touchpoint.report.auth import token_problem
 
 SNIPPET_CACHE = "public, max-age=3600"
 
 
 def server_token(settings: Settings) -> tuple[str, bool]:
-    """The dashboard and API token: `[server] token`, or a new one (then True: print it)."""
+    """The dashboard and API token: `[server] token`, or a new one (then True: print it).
+
+    A token shorter than `MIN_TOKEN_LENGTH` is refused (DESIGN §16): serve does not start.
+    """
     if settings.server.token:
+        problem = token_problem(settings.server.token)
+        if problem is not None:
+            raise TouchpointError(problem)
         return settings.server.token, False
-    return secrets.token_urlsafe(24), True
+    return secrets.token_urlsafe(32), True
 
 
 class TouchpointApp(Starlette):
@@ -106,6 +114,8 @@ def create_app(settings: Settings, token: str, routes: Sequence[BaseRoute] = ())
         exception_handlers={404: not_found},
     )
     app.collect = collect
+    # Starlette's slash redirects are absolute URLs built from the request's Host header.
+    app.router.redirect_slashes = False
     app.state.settings = settings
     app.state.token = token
     app.state.collector = collector

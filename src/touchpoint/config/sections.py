@@ -255,7 +255,8 @@ class CollectorSettings(Section):
 
 class ServerSettings(Section):
     token: Credential = Field(
-        "", description="Token for the dashboard and API; empty: generate one, print it at start."
+        "",
+        description="Token for the dashboard and API, 24 characters or more; empty: serve makes one.",
     )
     public_url: str = Field(
         "", description="The server's address as the internet sees it (webhook signatures)."
@@ -279,6 +280,11 @@ class ServerSettings(Section):
     forwarded_allow_ips: str = Field(
         "127.0.0.1",
         description="Proxies whose X-Forwarded-For names the client (comma-separated; * any).",
+    )
+    session_ttl: Duration = Field(
+        timedelta(hours=12),
+        gt=timedelta(0),
+        description="How long a dashboard sign-in lasts; the server refuses older cookies.",
     )
 
 

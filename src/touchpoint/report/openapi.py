@@ -160,6 +160,7 @@ OPERATIONS: dict[str, tuple[str, type[BaseModel], list[dict[str, Any]]]] = {
 ERRORS = {
     "400": "A query parameter it cannot use",
     "401": "No token: send Authorization: Bearer <[server] token>",
+    "429": "Too many wrong tokens from this address: wait Retry-After seconds",
     "404": "No such call or person in the latest build",
     "503": "Nothing has been built yet",
 }
@@ -213,6 +214,7 @@ def openapi_document() -> dict[str, Any]:
             "responses": {
                 "200": {"description": "The OpenAPI document", "content": {"application/json": {}}},
                 "401": _error_response(ERRORS["401"]),
+                "429": _error_response(ERRORS["429"]),
             },
         }
     }
