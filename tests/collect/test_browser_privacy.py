@@ -1,0 +1,193 @@
+"""The snippet in a real Chromium (DESIGN §16): a page title cut inside an emoji rejects its
+own event only, and Do Not Track keeps the snippet quiet.
+
+The page (`shop.example.com`) loads the snippet from the collector
+(`t.example.com`); Chromium resolves both names to this machine.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from support.collector_server import Server, logged_rows, start, write_config
+
+CHROMIUM = "/usr/bin/chromium"
+DESKTOP = (
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/126.0.0.0 Safari/537.36"
+)
+PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>Shop</title>
+<script src="{collector}/tp.js" async></script></head><body><p>Sale</p></body></html>"""
+
+
+class Site:
+    """One plain page that embeds the snippet."""
+
+    def __init__(self, collector: str):
+        body = PAGE.format(collector=collector).encode()
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self.send_response(200)
+                self.send_header("content-type", "text/html; charset=utf-8")
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.http.server_address[1]
+        threading.Thread(target=self.http.serve_forever, daemon=True).start()
+
+    def url(self, path: str) -> str:
+        return f"http://shop.example.com:{self.port}{path}"
+
+    def close(self) -> None:
+        self.http.shutdown()
+        self.http.server_close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not os.access(CHROMIUM, os.X_OK):
+        message = f"{CHROMIUM} is missing: `make test` installs Debian's chromium"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-background-networking",
+                f"--user-agent={DESKTOP}",
+                "--host-resolver-rules=MAP shop.example.com 127.0.0.1, MAP t.example.com 127.0.0.1",
+            ],
+        )
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[tuple[Server, Site]]:
+    write_config(tmp_path, domains=["example.com"], cookie_domain="example.com")
+    server = start(tmp_path)
+    site = Site(f"http://t.example.com:{server.port}")
+    yield server, site
+    site.close()
+    server.stop()
+
+
+def settle(page: Any, condition: Any, timeout: float = 20.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while not (value := condition()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up waiting after {timeout}s")
+        page.wait_for_timeout(100)
+    return value
+
+
+def test_a_title_cut_inside_an_emoji_rejects_its_event_and_the_batch_lands(world, browser):
+    server, site = world
+    context = browser.new_context(user_agent=DESKTOP)
+    try:
+        page = context.new_page()
+        answers: list[Any] = []
+        page.on("response", lambda r: answers.append(r) if r.url.endswith("/collect") else None)
+        page.goto(site.url("/"))
+        visitor = settle(page, lambda: page.evaluate("touchpoint.visitorId()"))
+        settle(page, lambda: [r for r in logged_rows(server.intake) if r["visitor_id"] == visitor])
+        sent_before = len(answers)
+        # One batch: a chat, a page view whose title ends in half an emoji, another chat.
+        cut = page.evaluate(
+            """() => {
+              touchpoint.track('chat', {n: 1});
+              document.title = "Sale 🎉".slice(0, 6);
+              history.pushState({}, '', '/sale');
+              touchpoint.track('chat', {n: 2});
+              return [document.title.length, document.title.charCodeAt(5).toString(16)];
+            }"""
+        )
+        assert cut == [6, "d83c"]  # a lone high surrogate, as the page holds it
+        settle(page, lambda: len(answers) > sent_before)
+        answer = answers[sent_before]
+        assert answer.status == 200
+        report = json.loads(answer.body())
+        assert report["accepted"] == 2
+        [rejected] = report["rejected"]
+        assert rejected["index"] == 1
+        assert rejected["reason"].startswith("title is not valid text")
+
+        def batch() -> list[dict[str, Any]]:
+            rows = [r for r in logged_rows(server.intake) if r["visitor_id"] == visitor]
+            return rows if len(rows) == 3 else []
+
+        rows = settle(page, batch)
+        chats = sorted(json.loads(r["properties"])["n"] for r in rows if r["type"] == "chat")
+        assert chats == [1, 2]
+        assert [r["page_path"] for r in rows if r["type"] == "page_view"] == ["/"]
+        rejects = [
+            r
+            for r in logged_rows(server.intake, "rejects")
+            if visitor in r["record"] and "/sale" in r["record"]
+        ]
+        assert len(rejects) == 1 and rejects[0]["reason"] == rejected["reason"]
+        assert "\\ud83c" in rejects[0]["record"]  # kept as received, as storable text
+        page.wait_for_timeout(1500)
+        assert len(answers) == sent_before + 1  # a 200 is an answer: nothing is sent again
+    finally:
+        context.close()
+
+
+def test_do_not_track_keeps_the_snippet_quiet_by_default(world, browser):
+    server, site = world
+    context = browser.new_context(user_agent=DESKTOP, extra_http_headers={"DNT": "1"})
+    try:
+        context.add_init_script(
+            "Object.defineProperty(Navigator.prototype, 'doNotTrack', {get: () => '1'})"
+        )
+        page = context.new_page()
+        sent: list[str] = []
+        page.on("request", lambda r: sent.append(r.url) if r.url.endswith("/collect") else None)
+        page.goto(site.url("/"))
+        page.wait_for_function("window.touchpoint !== undefined")
+        assert page.evaluate("navigator.doNotTrack") == "1"
+        page.evaluate("touchpoint.consent(true); touchpoint.track('chat')")
+        page.wait_for_timeout(1500)
+        assert page.evaluate("touchpoint.visitorId()") is None
+        assert context.cookies() == [] and sent == []
+    finally:
+        context.close()
+    assert logged_rows(server.intake) == []
+
+
+def test_do_not_track_may_be_ignored_when_the_site_says_so(browser, tmp_path: Path):
+    write_config(tmp_path, domains=["example.com"], honor_dnt=False)
+    server = start(tmp_path)
+    site = Site(f"http://t.example.com:{server.port}")
+    context = browser.new_context(user_agent=DESKTOP, extra_http_headers={"DNT": "1"})
+    try:
+        context.add_init_script(
+            "Object.defineProperty(Navigator.prototype, 'doNotTrack', {get: () => '1'})"
+        )
+        page = context.new_page()
+        page.goto(site.url("/"))
+        visitor = settle(page, lambda: page.evaluate("touchpoint.visitorId()"))
+        settle(page, lambda: [r for r in logged_rows(server.intake) if r["visitor_id"] == visitor])
+    finally:
+        context.close()
+        site.close()
+        server.stop()
