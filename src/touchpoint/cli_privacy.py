@@ -23,10 +23,12 @@ def erase_command(
     as_json: JsonFlag = False,
 ) -> None:
     """Remove every trace of a person and suppress them in later imports and collection."""
-    from touchpoint.privacy.erase import erase
+    from touchpoint.privacy.erase import checked_identifiers, erase
     from touchpoint.privacy.summary import print_erasure
 
     c = command_context(ctx)
+    settings, named = c.settings(), (visitor or [], email or [], phone or [])
+    checked_identifiers(*named, settings.phone.default_region)  # one line, before the spinner
     with console.working("erasing", c.quiet or as_json):
-        done = erase(c.settings(), visitor or [], email or [], phone or [], dry_run)
+        done = erase(settings, *named, dry_run=dry_run)
     print_erasure(done, console.out, console.err, quiet=c.quiet, as_json=as_json)

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from conftest import run_touchpoint
-from support.collector_server import start, write_config
+from support.collector_server import Server, start, write_config
 from touchpoint.build.build import build
 from touchpoint.config import Settings, load_settings
 from touchpoint.importers import import_calls, import_crm, import_events
@@ -89,39 +89,44 @@ def collect(directory: Path, visitors: list[str], tag: str) -> None:
     """A real server takes a page view and a form of each visitor, then stops (its segment closes)."""
     server = start(directory)
     try:
-        now = int(time.time() * 1000)
-        batch = []
-        for n, vid in enumerate(visitors):
-            batch.append(
-                {
-                    "event_id": f"{tag}-pv-{n}",
-                    "visitor_id": vid,
-                    "type": "page_view",
-                    "occurred_at": now,
-                    "url": f"https://example.com/{tag}/{n}",
-                }
-            )
-            email = TARGET_EMAIL if vid == TARGET else f"collected{n}@example.net"
-            batch.append(
-                {
-                    "event_id": f"{tag}-fs-{n}",
-                    "visitor_id": vid,
-                    "type": "form_submit",
-                    "occurred_at": now + 1,
-                    "url": "https://example.com/contact",
-                    "email": email,
-                }
-            )
-        for start_at in range(0, len(batch), 50):
-            answer = httpx.post(
-                f"{server.url}/collect",
-                json=batch[start_at : start_at + 50],
-                headers={"user-agent": BROWSER},
-                timeout=10,
-            )
-            assert answer.status_code == 204, answer.text
+        post(server, visitors, tag)
     finally:
         server.stop()
+
+
+def post(server: Server, visitors: list[str], tag: str) -> None:
+    """A page view and a form of each visitor to the server's collector, acknowledged."""
+    now = int(time.time() * 1000)
+    batch = []
+    for n, vid in enumerate(visitors):
+        batch.append(
+            {
+                "event_id": f"{tag}-pv-{n}",
+                "visitor_id": vid,
+                "type": "page_view",
+                "occurred_at": now,
+                "url": f"https://example.com/{tag}/{n}",
+            }
+        )
+        email = TARGET_EMAIL if vid == TARGET else f"collected{n}@example.net"
+        batch.append(
+            {
+                "event_id": f"{tag}-fs-{n}",
+                "visitor_id": vid,
+                "type": "form_submit",
+                "occurred_at": now + 1,
+                "url": "https://example.com/contact",
+                "email": email,
+            }
+        )
+    for start_at in range(0, len(batch), 50):
+        answer = httpx.post(
+            f"{server.url}/collect",
+            json=batch[start_at : start_at + 50],
+            headers={"user-agent": BROWSER},
+            timeout=10,
+        )
+        assert answer.status_code == 204, answer.text
 
 
 def found(directory: Path, skip: Path) -> dict[str, set[str]]:
@@ -247,3 +252,28 @@ def test_erase_removes_every_trace_and_suppresses_the_person_later(workdir: Path
         )
     loaded = found(workdir / "touchpoint.duckdb.intake", workdir / "inputs")
     assert loaded == {}
+
+
+def test_a_running_servers_open_segment_is_left_and_its_records_go_at_build(workdir: Path):
+    write_config(workdir, domains=["example.com"], segment_max_age="1h")
+    settings = load_settings(None)
+    intake = workdir / "touchpoint.duckdb.intake"
+    server = start(workdir)
+    try:
+        post(server, [TARGET, visitor(0)], "open")
+        assert len(list(intake.glob("*.open"))) == 1
+        erased = run_touchpoint(workdir, "erase", "--visitor", TARGET, "--json")
+        assert erased.code == 0, erased.stderr
+        summary = json.loads(erased.stdout)
+        # Rewriting the file the server appends to would lose what it appends next.
+        assert [Path(p).suffix for p in summary["segments_held_open"]] == [".open"]
+        assert summary["segment_records"] == 0
+    finally:
+        server.stop()
+    assert TARGET in found(intake, workdir / "inputs").popitem()[1]
+    result = build(settings)
+    assert result.suppressed == 2
+    assert found(workdir, workdir / "inputs") == {}
+    with open_snapshot(settings) as con:
+        seen = con.execute("SELECT DISTINCT visitor_id FROM events").fetchall()
+    assert seen == [(visitor(0),)]
