@@ -104,3 +104,23 @@ def test_the_cli_says_in_one_line_what_is_wrong(workdir: Path):
         assert done.stderr.count("\n") == 1 and message in done.stderr, done.stderr
         assert "Traceback" not in done.stderr
     assert not (workdir / "touchpoint.duckdb").exists()  # checked before the store is opened
+
+
+def test_the_summary_names_tables_counts_and_files_but_not_the_person(workdir: Path):
+    events = workdir / "events.ndjson"
+    lines = [
+        {"visitor_id": v, "type": "form_submit", "occurred_at": "2026-03-01T10:00:00Z",
+         "url": "https://e.com/", "email": f"{v}@example.com"}
+        for v in ("pat", "kim")
+    ]  # fmt: skip
+    events.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    assert run_touchpoint(workdir, "import", "events", str(events)).code == 0
+    done = run_touchpoint(workdir, "erase", "--email", "pat@example.com")
+    assert done.code == 0, done.stderr
+    assert "the person: 1 visitor ids, 1 emails, 0 phones" in done.stderr
+    assert "rows removed" in done.stderr and "raw_events" in done.stderr
+    assert "written without the person: touchpoint.duckdb" in done.stderr
+    assert "suppression list: 2 new entries" in done.stderr
+    assert "pat" not in done.stderr.replace("pattern", "")
+    settings = Settings(db=workdir / "touchpoint.duckdb")
+    assert count(settings, "SELECT count(*) FROM raw_events") == 1

@@ -17,7 +17,7 @@ def print_erasure(erasure: Erasure, out: Console, err: Console, quiet: bool, as_
         return
     if quiet:
         return
-    verb = "would remove" if erasure.dry_run else "removed"
+    verb = "that would go" if erasure.dry_run else "removed"
     found = erasure.summary()["identifiers"]
     assert isinstance(found, dict)
     err.print(
@@ -25,9 +25,9 @@ def print_erasure(erasure: Erasure, out: Console, err: Console, quiet: bool, as_
         + ", ".join(f"{count} {name.replace('_', ' ')}" for name, count in found.items()),
         highlight=False,
     )
-    table = Table(title=f"erase: rows {verb}", title_justify="left")
+    table = Table()
     table.add_column("table")
-    table.add_column("rows", justify="right")
+    table.add_column(f"rows {verb}", justify="right")
     for name, count in sorted(erasure.rows.items()):
         table.add_row(name, f"{count:,}")
     if not erasure.rows:
@@ -35,7 +35,7 @@ def print_erasure(erasure: Erasure, out: Console, err: Console, quiet: bool, as_
     err.print(table)
     segments = erasure.segments
     lines = [
-        f"intake log: {segments.records:,} records {verb} from {len(segments.rewritten)} segments",
+        f"intake log: {segments.records:,} records {verb}, from {len(segments.rewritten)} segments",
         *(f"  {path}" for path in segments.rewritten),
     ]
     for path in segments.held_open:
@@ -49,7 +49,7 @@ def print_erasure(erasure: Erasure, out: Console, err: Console, quiet: bool, as_
         )
     else:
         lines.append(f"suppression list: {erasure.suppressed} new entries")
-        lines += [f"rewritten: {path}" for path in erasure.files]
+        lines += [f"written without the person: {path}" for path in erasure.files]
         lines.append(f"snapshots removed: {len(erasure.snapshots_removed)}")
         if erasure.build_id:
             lines.append(f"rebuilt: {erasure.build_id}")
