@@ -100,7 +100,9 @@ def test_the_month_went_through_http_into_the_intake_log(demo):
     logged_calls = logged_rows(intake, "raw_calls")
     assert len(logged_events) == events
     assert {e["origin"] for e in logged_events} == {"collector"}
-    assert all(e["user_agent"].startswith("Mozilla/5.0") for e in logged_events)
+    # DESIGN §16: the browsers' user agents, reduced to what they say.
+    assert {e["user_agent"] for e in logged_events} == {None}
+    assert {e["device"] for e in logged_events} == {"desktop", "mobile"}
     origins = Counter(c["origin"] for c in logged_calls)
     assert set(origins) == {"webhook:ctm", "webhook:callrail", "webhook:invoca", "webhook:twilio"}
     assert len({(c["source_system"], c["call_id"]) for c in logged_calls}) == webhook_calls
