@@ -124,3 +124,42 @@ def test_the_summary_names_tables_counts_and_files_but_not_the_person(workdir: P
     assert "pat" not in done.stderr.replace("pattern", "")
     settings = Settings(db=workdir / "touchpoint.duckdb")
     assert count(settings, "SELECT count(*) FROM raw_events") == 1
+
+
+def test_conversions_sent_loses_the_persons_rows_when_the_table_exists(workdir: Path):
+    """DESIGN §13's ledger (destination, conversion id, click id, sent at, status, error),
+    in whatever store has it: the person's calls and clicks go, the others' stay."""
+    settings = Settings(db=workdir / "touchpoint.duckdb")
+    events = workdir / "events.ndjson"
+    lines = [
+        {"visitor_id": VISITOR, "type": "page_view", "occurred_at": "2026-03-01T10:00:00Z",
+         "url": "https://e.com/?gclid=Cj0KCQiA-hers"},
+        {"visitor_id": "someone-else", "type": "page_view", "occurred_at": "2026-03-01T10:00:00Z",
+         "url": "https://e.com/?gclid=Cj0KCQiA-theirs"},
+    ]  # fmt: skip
+    events.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    import_events(settings, [events])
+    calls = workdir / "calls.csv"
+    calls.write_text(
+        "call_id,called_at,visitor_id\n"
+        f"81,2026-03-01T10:05:00Z,{VISITOR}\n"
+        "82,2026-03-01T10:05:00Z,someone-else\n"
+    )
+    import_calls(settings, [calls], "calls-csv")
+    with Store.open(settings) as store:
+        store.con.execute(
+            "CREATE TABLE conversions_sent (destination VARCHAR, conversion_id VARCHAR, "
+            "click_id VARCHAR, sent_at TIMESTAMP, status VARCHAR, error VARCHAR)"
+        )
+        store.con.execute(
+            "INSERT INTO conversions_sent VALUES "
+            "('google-ads', '81', 'Cj0KCQiA-hers', now(), 'sent', NULL), "
+            "('google-ads', 'lead-9', 'Cj0KCQiA-hers', now(), 'sent', NULL), "
+            "('google-ads', '82', 'Cj0KCQiA-theirs', now(), 'sent', NULL), "
+            "('meta', '81x', NULL, now(), 'failed', 'click 81 not found')"
+        )
+    erased = erase(settings, [VISITOR], [], [])
+    assert erased.rows["conversions_sent"] == 2
+    kept = "SELECT count(*) FROM conversions_sent WHERE conversion_id IN ('82', '81x')"
+    assert count(settings, kept) == 2  # a short id inside someone's text is not hers
+    assert count(settings, "SELECT count(*) FROM raw_calls") == 1
