@@ -197,7 +197,7 @@ class CollectorSettings(Section):
     max_body_bytes: int = Field(1_048_576, ge=1, description="Largest accepted request body.")
     max_events_per_batch: int = Field(500, ge=1, description="Most events in one request.")
     rate_limit_per_minute: int = Field(
-        6000, ge=0, description="Requests per minute per client IP; 0 turns the limit off."
+        6000, ge=0, description="Requests per minute per client (IPv6: per /64); 0 turns it off."
     )
     max_bytes_per_minute: int = Field(
         4 * 1024 * 1024,
