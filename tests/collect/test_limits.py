@@ -1,13 +1,15 @@
-"""The limiters on their own, on an injected clock: byte budget, request rate, connection counts."""
+"""The limiters on their own (an injected clock), and the body deadline around a plain ASGI app."""
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from touchpoint.collect.connections import RequestBounds
 from touchpoint.collect.guards import RateLimiter
 from touchpoint.collect.limits import ByteBudget, ConnectionCount, TrustedProxies, client_key
 
@@ -153,3 +155,52 @@ def test_what_is_not_an_address_is_its_own_key():
     assert client_key(None) == "" and client_key("") == ""
     assert client_key("unix:/run/p.sock") == "unix:/run/p.sock"
     assert client_key("[2001:db8::1]") == client_key("2001:db8::2") == "2001:db8::/64"
+
+
+async def _reads_body_then_answers(scope, receive, send):  # type: ignore[no-untyped-def]
+    """A plain ASGI app: reads its body, then answers 204 (even after a disconnect)."""
+    while (await receive()).get("more_body", False):
+        pass
+    await send({"type": "http.response.start", "status": 204, "headers": []})
+    await send({"type": "http.response.body", "body": b""})
+
+
+def _bounded_request(bounds: RequestBounds, receive) -> list[dict]:  # type: ignore[no-untyped-def]
+    sent: list[dict] = []
+
+    async def send(message):  # type: ignore[no-untyped-def]
+        sent.append(message)
+
+    async def run() -> None:
+        await bounds({"type": "http", "client": ("198.51.100.1", 1)}, receive, send)
+        await asyncio.sleep(bounds.SWEEP_EVERY * 3)  # the sweeper, with nothing waiting, ends
+        assert bounds._sweeper is None or bounds._sweeper.done()
+
+    asyncio.run(run())
+    return sent
+
+
+def test_a_body_that_never_comes_is_answered_408_once_and_the_app_answer_is_dropped():
+    bounds = RequestBounds(_reads_body_then_answers, 0.2, ConnectionCount(5))
+    bounds.SWEEP_EVERY = 0.05
+
+    async def never():  # type: ignore[no-untyped-def]
+        await asyncio.Event().wait()
+
+    sent = _bounded_request(bounds, never)
+    assert [m.get("status") for m in sent] == [408, None]
+    assert (b"connection", b"close") in sent[0]["headers"]
+    assert bounds.waiting == {} and bounds.expired == set() and bounds.in_flight.open == {}
+
+
+def test_a_body_in_time_goes_through_untouched():
+    bounds = RequestBounds(_reads_body_then_answers, 5.0, ConnectionCount(5))
+    parts = iter([b"[", b"]"])
+
+    async def chunks():  # type: ignore[no-untyped-def]
+        await asyncio.sleep(0.01)
+        part = next(parts)
+        return {"type": "http.request", "body": part, "more_body": part == b"["}
+
+    assert [m.get("status") for m in _bounded_request(bounds, chunks)] == [204, None]
+    assert bounds.waiting == {} and bounds.in_flight.open == {}

@@ -120,12 +120,23 @@ def bounded_http(
 
 
 class RequestBounds:
-    """ASGI wrapper: a body deadline for every request, a cap on one client's requests in flight."""
+    """ASGI wrapper: a body deadline for every request, a cap on one client's requests in flight.
+
+    A timer per request would cost every request a few microseconds; instead the
+    requests waiting for body bytes are listed with their deadlines, and a
+    sweeper that runs only while some are listed cancels the wait of those past
+    theirs (within `SWEEP_EVERY`).
+    """
+
+    SWEEP_EVERY = 0.25
 
     def __init__(self, app: ASGIApp, body_timeout: float, in_flight: ConnectionCount):
         self.app = app
         self.body_timeout = body_timeout
         self.in_flight = in_flight
+        self.waiting: dict[asyncio.Task[Any], float] = {}  # tasks waiting for body bytes
+        self.expired: set[asyncio.Task[Any]] = set()  # of those, the ones the sweeper cancelled
+        self._sweeper: asyncio.Task[None] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -137,20 +148,37 @@ class RequestBounds:
         try:
             if self.body_timeout > 0:
                 deadline = asyncio.get_running_loop().time() + self.body_timeout
-                body = _BodyDeadline(receive, send, deadline)
+                body = _BodyDeadline(self, receive, send, deadline)
                 await self.app(scope, body.receive, body.send)
             else:
                 await self.app(scope, receive, send)
         finally:
             self.in_flight.leave(key)
 
+    def wait_listed(self, task: asyncio.Task[Any], deadline: float) -> None:
+        """`task` waits for body bytes until `deadline`; the sweeper runs while any waits."""
+        self.waiting[task] = deadline
+        if self._sweeper is None or self._sweeper.done():
+            self._sweeper = asyncio.get_running_loop().create_task(self._sweep())
+
+    async def _sweep(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self.waiting:
+            await asyncio.sleep(self.SWEEP_EVERY)
+            now = loop.time()
+            for task, deadline in list(self.waiting.items()):
+                if deadline <= now and task not in self.expired:
+                    self.expired.add(task)
+                    task.cancel()
+
 
 class _BodyDeadline:
     """One request's `receive` with a deadline for the whole body, and its guarded `send`."""
 
-    __slots__ = ("_receive", "_send", "body_done", "deadline", "started", "timed_out")
+    __slots__ = ("_receive", "_send", "body_done", "bounds", "deadline", "started", "timed_out")
 
-    def __init__(self, receive: Receive, send: Send, deadline: float):
+    def __init__(self, bounds: RequestBounds, receive: Receive, send: Send, deadline: float):
+        self.bounds = bounds
         self._receive = receive
         self._send = send
         self.deadline = deadline
@@ -161,18 +189,30 @@ class _BodyDeadline:
     async def receive(self) -> Message:
         if self.body_done:
             return await self._receive()  # after the body: waiting for a disconnect is fine
+        bounds = self.bounds
+        task = asyncio.current_task()
+        assert task is not None
+        bounds.wait_listed(task, self.deadline)
         try:
-            async with asyncio.timeout_at(self.deadline):
-                message = await self._receive()
-        except TimeoutError:
-            self.timed_out = True
-            if not self.started:
-                self.started = True
-                await _answer_timeout(self._send)
-            return {"type": "http.disconnect"}  # the app stops; its answer is not sent
+            message = await self._receive()
+        except asyncio.CancelledError:
+            if task not in bounds.expired:
+                raise  # cancelled for another reason (the server stops): not ours to keep
+            bounds.expired.discard(task)
+            task.uncancel()
+            return await self._late()
+        finally:
+            bounds.waiting.pop(task, None)
         if message["type"] != "http.request" or not message.get("more_body", False):
             self.body_done = True
         return message
+
+    async def _late(self) -> Message:
+        self.timed_out = True
+        if not self.started:
+            self.started = True
+            await _answer_timeout(self._send)
+        return {"type": "http.disconnect"}  # the app stops; its answer is not sent
 
     async def send(self, message: Message) -> None:
         if self.timed_out:
