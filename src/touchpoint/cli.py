@@ -32,6 +32,7 @@ from touchpoint.cli_group import (
 from touchpoint.cli_privacy import erase_command
 from touchpoint.config import settings_markdown
 from touchpoint.errors import TouchpointError
+from touchpoint.report.safe_text import json_text, visible
 from touchpoint.schema import EXPORTABLE_TABLES
 from touchpoint.sources.vendors.files import VENDOR_FORMATS
 
@@ -249,7 +250,8 @@ def explain_call_command(
 
     c = command_context(ctx)
     for explanation in explain_call(c.settings(), call_id):
-        typer.echo(explanation.as_json() if as_json else explanation.text)
+        # Its words quote the call's and the session's values: escapes, never terminal codes.
+        typer.echo(json_text(explanation.as_json()) if as_json else visible(explanation.text, True))
 
 
 @app.command("report")
@@ -296,7 +298,7 @@ def report_command(
         if not c.quiet and not as_json:
             console.note(f"wrote the dashboard to {html} ({size / 1e6:.1f} MB, works offline)")
     if as_json:
-        typer.echo(report.model_dump_json(indent=2))
+        typer.echo(json_text(report.model_dump_json(indent=2)))
     elif html is None:
         from touchpoint.report.terminal import print_report
 

@@ -1,7 +1,10 @@
 """What the command line prints: progress while working, then tables a person reads.
 
 Human output goes to stderr, so stdout stays clean for data (`export`,
-`--json`).
+`--json`). Messages carry text from outside (reject reasons quote the record,
+file names, vendor fields): `error`, `note` and `warn` print it through
+`report.safe_text`, so control characters show as escapes and Rich markup in it
+stays text; JSON goes out with every non-ASCII character escaped.
 """
 
 from __future__ import annotations
@@ -14,7 +17,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -35,6 +37,7 @@ from touchpoint.config import (
     settings_document,
     settings_in_force,
 )
+from touchpoint.report.safe_text import cell, markup
 
 if TYPE_CHECKING:
     from touchpoint.build.build import BuildResult
@@ -48,15 +51,20 @@ out = Console(highlight=False)
 
 def error(message: str) -> None:
     """One line on stderr; the message is shown as it is (no Rich markup)."""
-    err.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
+    err.print(f"[bold red]error:[/] {markup(message, keep_newlines=True)}", soft_wrap=True)
 
 
 def note(message: str) -> None:
-    err.print(escape(message), soft_wrap=True)
+    err.print(markup(message, keep_newlines=True), soft_wrap=True)
 
 
 def warn(message: str) -> None:
-    err.print(f"[yellow]note:[/] {escape(message)}", soft_wrap=True)
+    err.print(f"[yellow]note:[/] {markup(message, keep_newlines=True)}", soft_wrap=True)
+
+
+def print_json(document: str) -> None:
+    """JSON on stdout, every non-ASCII character escaped (C1 controls and bidi too)."""
+    out.print_json(document, ensure_ascii=True)
 
 
 @contextlib.contextmanager
@@ -162,7 +170,7 @@ class Bars:
 
 def import_summary(result: ImportResult, quiet: bool, as_json: bool) -> None:
     if as_json:
-        out.print_json(
+        print_json(
             json.dumps(
                 {
                     "kind": result.kind,
@@ -223,7 +231,7 @@ def skipped_line(skipped: Counter[str]) -> str:
 
 def build_summary(result: BuildResult, quiet: bool, as_json: bool) -> None:
     if as_json:
-        out.print_json(
+        print_json(
             json.dumps(
                 {
                     "build_id": result.build_id,
@@ -288,7 +296,7 @@ def sync_progress(quiet: bool) -> Iterator[Callable[[str, int, int], None]]:
 def sync_summary(result: SyncResult, quiet: bool, as_json: bool) -> None:
     """What `sync salesforce` did, per object; a note when it stopped early."""
     if as_json:
-        out.print_json(
+        print_json(
             json.dumps(
                 {
                     "instance_url": result.instance_url,
@@ -340,7 +348,7 @@ def sync_summary(result: SyncResult, quiet: bool, as_json: bool) -> None:
             f"{o.new:,}",
             f"{o.rejected:,}",
             f"{o.skipped.total():,}",
-            o.watermark or "",
+            cell(o.watermark or ""),
         )
     err.print(table)
     usage = ""
@@ -368,14 +376,14 @@ def settings_table(settings: Settings, origins: dict[str, Origin]) -> None:
     for column in ("setting", "value", "from", "default", "what it does"):
         table.add_column(column)
     for row in settings_in_force(settings, origins):
-        table.add_row(*(escape(cell) for cell in row))
+        table.add_row(*(cell(value) for value in row))
     out.print(table)
 
 
 def vendor_sync_summary(result: VendorSync, quiet: bool, as_json: bool) -> None:
     """What `sync callrail` / `sync ctm` did: calls read, new, already there, rejected."""
     if as_json:
-        out.print_json(json.dumps(result.summary()))
+        print_json(json.dumps(result.summary()))
     if quiet:
         return
     if result.stopped:

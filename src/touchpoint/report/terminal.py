@@ -1,15 +1,20 @@
-"""`touchpoint report`: the report as Rich tables a person reads in a terminal."""
+"""`touchpoint report`: the report as Rich tables a person reads in a terminal.
+
+Channels, campaigns, pages, activity types and CRM names come from outside: every
+such value is printed through `safe_text` (a `cell`, or `markup` inside a caption),
+so its control characters show as escapes and Rich never reads it as markup.
+"""
 
 from __future__ import annotations
 
 from rich.console import Console, Group
-from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
 from touchpoint.report.call_records import CallQualityBreakdown, CallQualityRow
 from touchpoint.report.labels import MODEL_LABELS, OUTCOME_LABELS, window_words
 from touchpoint.report.records import Breakdown, Report, RevenueTotals
+from touchpoint.report.safe_text import cell, markup
 from touchpoint.stages.merge import OUTCOMES
 
 SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "INR": "₹", "CAD": "CA$", "AUD": "A$"}
@@ -71,11 +76,12 @@ def render(report: Report) -> Group:
 
 def _touchpoint_mix(report: Report) -> Table:
     mix = report.touchpoint_mix
-    table = _table("Touchpoints by channel and type", "channel", *mix.touchpoint_types, "total")
+    types = [markup(t) for t in mix.touchpoint_types]  # a Task's Type, as the CRM has it
+    table = _table("Touchpoints by channel and type", "channel", *types, "total")
     grid = {(c.channel, c.touchpoint_type): c.touchpoints for c in mix.cells}
     for channel in mix.channels:
         counts = [grid.get((channel, t), 0) for t in mix.touchpoint_types]
-        table.add_row(escape(channel), *(f"{n:,}" for n in counts), f"{sum(counts):,}")
+        table.add_row(cell(channel), *(f"{n:,}" for n in counts), f"{sum(counts):,}")
     if not mix.channels:
         table.add_row("(no touchpoints yet)")
     return table
@@ -113,7 +119,7 @@ def _calls_by_channel(report: Report) -> Table:
     )
     for row in report.calls_by_channel:
         table.add_row(
-            escape(row.channel),
+            cell(row.channel),
             *(f"{getattr(row, o):,}" for o in OUTCOMES),
             f"{row.total:,}",
         )
@@ -143,7 +149,7 @@ def _call_quality(report: Report, breakdown: CallQualityBreakdown) -> Group:
     for column in ("value", "texts", "forms"):
         qualified.add_column(column, justify="right")
 
-    def add(row: CallQualityRow, label: str, style: str | None = None) -> None:
+    def add(row: CallQualityRow, label: str | Text, style: str | None = None) -> None:
         went = (row.calls, row.answered, row.not_answered, row.status_unknown, row.first_time)
         answered.add_row(
             label, *(f"{n:,}" for n in (*went, row.repeat, row.caller_unknown)), style=style
@@ -161,7 +167,7 @@ def _call_quality(report: Report, breakdown: CallQualityBreakdown) -> Group:
         )
 
     for row in breakdown.rows:
-        add(row, escape(row.value))
+        add(row, cell(row.value))
     if breakdown.rows:
         for table in (answered, qualified):
             table.add_section()
@@ -175,7 +181,7 @@ def _call_quality(report: Report, breakdown: CallQualityBreakdown) -> Group:
     )
     notes = ["Texts and forms are not calls: they are counted apart"]
     if quality.disqualified_reasons:
-        reasons = ", ".join(f"{escape(r.reason)} {r.calls:,}" for r in quality.disqualified_reasons)
+        reasons = ", ".join(f"{markup(r.reason)} {r.calls:,}" for r in quality.disqualified_reasons)
         notes.append(f"not qualified: {reasons}")
     qualified.caption = "; ".join(notes) + "."
     for table in (answered, qualified):
@@ -192,7 +198,7 @@ def _attribution(report: Report) -> Table:
     columns += ["opportunities", "open pipeline", "won revenue"]
     table = _table(f"Attributed conversions and revenue, {credit.label} model", *columns)
     for row in credit.channels:
-        cells = [escape(row.channel)]
+        cells: list[str | Text] = [cell(row.channel)]
         if credit.applies_to_leads:
             cells.append(count(row.leads))
         cells += [
@@ -257,7 +263,7 @@ def _reconciliation(report: Report) -> Table:
     table.add_row("leads in the CRM", f"{leads.crm:,}", "", "", "", style="bold")
     if rec.opportunities:
         largest = ", ".join(
-            f"{escape(o.name or o.opportunity_id)} ({money(o.amount, currency)} {o.state})"
+            f"{markup(o.name or o.opportunity_id)} ({money(o.amount, currency)} {o.state})"
             for o in rec.opportunities[:3]
         )
         table.caption = (
@@ -277,7 +283,7 @@ def _breakdown(report: Report, breakdown: Breakdown) -> Table:
     columns += ["opportunities", "open pipeline", "won revenue"]
     table = _table(f"Calls and revenue by {breakdown.label.lower()}, {credit.label}", *columns)
     for row in breakdown.rows:
-        cells = [escape(row.value), f"{row.calls:,}", f"{row.merged_calls:,}"]
+        cells: list[str | Text] = [cell(row.value), f"{row.calls:,}", f"{row.merged_calls:,}"]
         if credit.applies_to_leads:
             cells.append(count(row.leads))
         cells += [
