@@ -6,7 +6,7 @@ for ever on a client that sends its request line and headers a byte at a time
 
 - `bounded_http` makes a subclass of uvicorn's HTTP protocol (httptools or
   h11, whichever uvicorn picks) that arms a timer when a connection opens and
-  whenever the first bytes of a next request arrive, and cancels it once
+  when the first part of a next request's head arrives alone, and cancels it once
   uvicorn has read the headers: a request whose headers are not complete by
   then is answered 408 and closed. It also caps the connections of one client
   address (an IPv6 /64): beyond the cap a new connection is closed at once.
@@ -72,11 +72,14 @@ class BoundedConnection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         cycle = self.cycle
         awaiting_headers = cycle is None or cycle.response_complete
-        if awaiting_headers and self._header_timer is None:
-            self._arm()  # the first bytes of the next request on a kept-alive connection
         super().data_received(data)
-        if awaiting_headers and self.cycle is not cycle:
-            self._disarm()  # uvicorn read the headers and began the request
+        if awaiting_headers:
+            if self.cycle is not cycle:
+                self._disarm()  # uvicorn read the headers and began the request
+            elif self._header_timer is None:
+                # Part of the next request's head on a kept-alive connection (a whole head
+                # in one read, the usual case, needs no timer at all).
+                self._arm()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
