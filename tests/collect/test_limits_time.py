@@ -15,7 +15,7 @@ import time
 import httpx
 import pytest
 
-from support.collector_server import logged_rows
+from support.collector_server import logged_rows, wait_for
 from support.limits_server import PROTOCOLS, read_until_closed, running
 
 SLOW_HEAD = b"POST /collect HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
@@ -146,8 +146,9 @@ def test_a_proxied_client_holding_its_cap_of_requests_in_flight_gets_429(tmp_pat
                 sock.sendall(
                     SLOW_HEAD + b"x-forwarded-for: 198.51.100.9\r\ncontent-length: 20\r\n\r\n"
                 )
-            time.sleep(0.5)
             with server.client("198.51.100.9") as capped, server.client("198.51.100.10") as other:
+                # Once the three have reached the app (a loaded machine may take a moment):
+                wait_for(lambda: capped.get("/healthz").status_code == 429, timeout=10)
                 refused = capped.post("/collect", json=[])
                 assert refused.status_code == 429 and refused.headers["retry-after"] == "1"
                 assert other.get("/healthz").status_code == 200
