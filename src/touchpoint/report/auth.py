@@ -9,7 +9,8 @@ older than `[server] session_ttl`, or once its session has signed out: sign-out
 puts the session id on a list kept in `<db>.signed-out` beside the store until
 the cookie would have expired anyway.
 
-Wrong tokens are throttled per client (an IPv6 client per /64): after
+Wrong tokens are throttled per client (`collect.limits.client_key`: an IPv6 client
+per /64, as the collector's budgets count): after
 `FAILURES_PER_MINUTE` failed sign-ins or wrong bearer tokens within a minute,
 every sign-in attempt of that client gets 429 until the oldest failure is a
 minute old. `/healthz`, the collector, the snippet and the webhooks never ask
@@ -22,7 +23,6 @@ import collections
 import contextlib
 import hashlib
 import hmac
-import ipaddress
 import os
 import secrets
 import time
@@ -33,6 +33,8 @@ from pathlib import Path
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from touchpoint.collect.limits import client_key
 
 COOKIE = "tp_dashboard"
 MIN_TOKEN_LENGTH = 24
@@ -55,25 +57,6 @@ def token_matches(given: str, token: str) -> bool:
     if len(token) < MIN_TOKEN_LENGTH or len(given) < MIN_TOKEN_LENGTH:
         return False
     return hmac.compare_digest(given.encode(), token.encode())
-
-
-def client_key(host: str | None) -> str:
-    """Whose failures count together: the IP address, or for IPv6 its /64 network.
-
-    >>> client_key("2001:db8:1:2:aaaa::1") == client_key("2001:db8:1:2:ffff::9")
-    True
-    >>> client_key("203.0.113.7"), client_key("::ffff:203.0.113.7")
-    ('203.0.113.7', '203.0.113.7')
-    """
-    try:
-        ip = ipaddress.ip_address(host or "")
-    except ValueError:
-        return host or ""
-    if isinstance(ip, ipaddress.IPv6Address):
-        if ip.ipv4_mapped is not None:
-            return str(ip.ipv4_mapped)
-        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
-    return str(ip)
 
 
 class FailedSignIns:
