@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from support.collector_server import logged_rows, wait_for
-from support.limits_server import read_until_closed, running
+from support.limits_server import read_settled, read_until_closed, running
 from touchpoint.collect.frames import scan
 
 
@@ -80,13 +80,17 @@ def test_a_client_over_its_byte_budget_gets_429_and_nothing_of_it_is_logged(tmp_
 
 
 def logged_ids(intake: Path) -> set[object]:
-    return {row["event_id"] for row in logged_rows(intake)}
+    return read_settled(lambda: {row["event_id"] for row in logged_rows(intake)})
 
 
 def payload_bytes(intake: Path) -> int:
     """The bytes of the records in the log's segments (without the segments' own framing)."""
-    segments = [*intake.glob("*.open"), *intake.glob("*.seg"), *intake.glob("loaded/*.seg")]
-    return sum(len(payload) for path in segments for payload in scan(path.read_bytes()).payloads)
+
+    def read() -> int:
+        segments = [*intake.glob("*.open"), *intake.glob("*.seg"), *intake.glob("loaded/*.seg")]
+        return sum(len(part) for path in segments for part in scan(path.read_bytes()).payloads)
+
+    return read_settled(read)
 
 
 def test_a_declared_body_over_what_is_left_is_refused_before_it_is_sent(tmp_path):
