@@ -148,3 +148,17 @@ def test_ipv6_clients_share_a_bucket_per_64_and_ipv4_per_address(tmp_path, first
         assert one.post("/collect", json=events(2, 1)).status_code == 429
         expected = 429 if shared else 204
         assert other.post("/collect", json=events(3, 1)).status_code == expected
+
+
+def test_two_addresses_of_one_ipv6_64_share_a_byte_budget_and_another_64_does_not(tmp_path):
+    limits = {"max_bytes_per_minute": 50_000, "max_body_bytes": 40_000}
+    body = json.dumps(events(0, 100)).encode()  # ~33 kB
+    with (
+        running(tmp_path, limits, {}) as server,
+        server.client("2001:db8:5:6::1") as first,
+        server.client("2001:db8:5:6:1234:5678:9abc:def0") as sibling,
+        server.client("2001:db8:5:7::1") as neighbour,
+    ):
+        assert first.post("/collect", content=body).status_code == 204
+        assert sibling.post("/collect", content=body).status_code == 429
+        assert neighbour.post("/collect", content=body).status_code == 204
