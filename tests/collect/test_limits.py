@@ -157,7 +157,7 @@ def test_what_is_not_an_address_is_its_own_key():
     assert client_key("[2001:db8::1]") == client_key("2001:db8::2") == "2001:db8::/64"
 
 
-async def _reads_body_then_answers(scope, receive, send):  # type: ignore[no-untyped-def]
+async def _reads_body_then_answers(scope, receive, send):
     """A plain ASGI app: reads its body, then answers 204 (even after a disconnect)."""
     while (await receive()).get("more_body", False):
         pass
@@ -165,10 +165,10 @@ async def _reads_body_then_answers(scope, receive, send):  # type: ignore[no-unt
     await send({"type": "http.response.body", "body": b""})
 
 
-def _bounded_request(bounds: RequestBounds, receive) -> list[dict]:  # type: ignore[no-untyped-def]
+def _bounded_request(bounds: RequestBounds, receive) -> list[dict]:
     sent: list[dict] = []
 
-    async def send(message):  # type: ignore[no-untyped-def]
+    async def send(message):
         sent.append(message)
 
     async def run() -> None:
@@ -184,7 +184,7 @@ def test_a_body_that_never_comes_is_answered_408_once_and_the_app_answer_is_drop
     bounds = RequestBounds(_reads_body_then_answers, 0.2, ConnectionCount(5))
     bounds.SWEEP_EVERY = 0.05
 
-    async def never():  # type: ignore[no-untyped-def]
+    async def never():
         await asyncio.Event().wait()
 
     sent = _bounded_request(bounds, never)
@@ -197,7 +197,7 @@ def test_a_body_in_time_goes_through_untouched():
     bounds = RequestBounds(_reads_body_then_answers, 5.0, ConnectionCount(5))
     parts = iter([b"[", b"]"])
 
-    async def chunks():  # type: ignore[no-untyped-def]
+    async def chunks():
         await asyncio.sleep(0.01)
         part = next(parts)
         return {"type": "http.request", "body": part, "more_body": part == b"["}
