@@ -92,16 +92,22 @@ def with_signal_values(latest: ir.Table) -> ir.Table:
         signal_system=signals.source_system, signal_ref=signals.external_id
     ).aggregate(signal_value=signals.value.sum())
     calls = latest.filter(~is_signal)
-    ref = ibis.coalesce(calls.external_id, calls.call_id)
-    first_leg = ibis.window(
-        group_by=[calls.source_system, ref], order_by=[calls.called_us, calls.call_id]
+    # Only the calls some signal names are ranked: most builds have none.
+    named = calls.select(
+        "source_system", "call_id", "called_us", ref=ibis.coalesce(calls.external_id, calls.call_id)
     )
-    calls = calls.mutate(_ref=ref, _leg=ibis.row_number().over(first_leg))
+    named = named.join(
+        totals, (named.source_system == totals.signal_system) & (named.ref == totals.signal_ref)
+    )
+    first_leg = ibis.window(
+        group_by=[named.source_system, named.ref], order_by=[named.called_us, named.call_id]
+    )
+    named = named.mutate(leg=ibis.row_number().over(first_leg))
+    firsts = named.filter(named.leg == 0).select(
+        valued_system=named.source_system, valued_id=named.call_id, signal_value=named.signal_value
+    )
     joined = calls.left_join(
-        totals,
-        (calls.source_system == totals.signal_system)
-        & (calls._ref == totals.signal_ref)
-        & (calls._leg == 0),
+        firsts, (calls.source_system == firsts.valued_system) & (calls.call_id == firsts.valued_id)
     )
     added = joined.mutate(
         value=ibis.ifelse(
