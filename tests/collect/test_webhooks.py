@@ -47,7 +47,9 @@ def write_config(directory: Path, *sections: str) -> None:
 
 SIGNED_SERVER = (
     '[site]\ndomains = ["northwind-plumbing.example"]',
-    '[collector]\nrate_limit_per_minute = 0\nsegment_max_age = "300ms"\nmax_body_bytes = 20000',
+    # max_clock_skew off: the sessions these calls merge with are on a fixed day, 2026-03-04.
+    '[collector]\nrate_limit_per_minute = 0\nsegment_max_age = "300ms"\nmax_body_bytes = 20000'
+    '\nmax_clock_skew = "0s"',
     f'[server]\ntoken = "{TOKEN}"\npublic_url = "{PUBLIC_URL}"',
     f'[webhooks]\nctm_secret = "{CTM_SECRET}"\ncallrail_secret = "{CALLRAIL_KEY}"\n'
     f'twilio_auth_token = "{TWILIO_TOKEN}"\ninvoca_token = "{INVOCA_TOKEN}"\n'
