@@ -20,6 +20,7 @@ import httpx
 import pytest
 
 from support.collector_server import Server, clean_env, free_port, start
+from touchpoint.report.auth import FailedSignIns, SignedOut
 
 TOKEN = "auth-test-token-0123456789abcdef"
 SUMMARY = "/api/summary"  # 503 before the first build: past the token check
@@ -277,3 +278,41 @@ def test_a_generated_token_is_long_enough(tmp_path):
     served.stop()
     line = served.log_text().split("token (set [server] token to keep one): ")[1]
     assert len(line.split()[0]) >= 24
+
+
+# -- the throttle's minute and the sign-out list, on their own clocks ---------------
+
+
+class Clock:
+    def __init__(self, now: float = 1_000.0):
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_failures_older_than_a_minute_no_longer_count():
+    clock = Clock()
+    failures = FailedSignIns(clock=clock)
+    for _ in range(10):
+        failures.failed("203.0.113.9")
+        clock.now += 1
+    assert failures.wait("203.0.113.9") == pytest.approx(50.0)  # the first is 10 s old
+    assert failures.wait("203.0.113.10") == 0
+    clock.now += 50
+    assert failures.wait("203.0.113.9") == 0
+    failures.failed("203.0.113.9")  # one new failure after the first aged out: 9 + 1
+    assert failures.wait("203.0.113.9") > 0
+
+
+def test_the_sign_out_list_forgets_sessions_past_their_expiry(tmp_path):
+    clock = Clock()
+    path = tmp_path / "touchpoint.duckdb.signed-out"
+    signed_out = SignedOut(path, clock=clock)
+    for n in range(20):
+        signed_out.add(f"session-{n}", clock.now + 10)
+    assert SignedOut(path, clock=clock).holds("session-3")
+    clock.now += 11
+    assert not SignedOut(path, clock=clock).holds("session-3")
+    signed_out.add("late", clock.now + 10)
+    assert path.read_text().splitlines() == [f"late {clock.now + 10:.0f}"]  # rewritten small

@@ -140,7 +140,7 @@ class SignedOut:
         if self.path is None:
             return
         try:
-            if self.path.exists() and len(self.until) * 4 < sum(1 for _ in self.path.open()):
+            if len(self.until) * 4 < self._lines():
                 self._rewrite()  # mostly expired lines: keep the file small
             else:
                 with self.path.open("a", encoding="ascii") as file:
@@ -148,6 +148,12 @@ class SignedOut:
             self._seen = self.path.stat().st_mtime
         except OSError:
             pass  # signed out in this server; a restart would forget it
+
+    def _lines(self) -> int:
+        if self.path is None or not self.path.exists():
+            return 0
+        with self.path.open("rb") as file:
+            return sum(1 for _ in file)
 
     def _rewrite(self) -> None:
         assert self.path is not None
