@@ -81,7 +81,7 @@ def test_every_answer_matches_the_openapi_document(case, server):
 
 
 def test_the_served_document_is_the_package_s(server):
-    answer = httpx.get(f"{server.url}/api/openapi.json", headers=AUTH)
+    answer = httpx.get(f"{server.url}/api/openapi.json", headers=AUTH, timeout=60)
     assert answer.status_code == 200
     assert answer.json() == openapi_document()
 
@@ -91,13 +91,13 @@ def test_without_the_token_everything_is_401(server, path):
     # A client per path: past 10 wrong tokens a minute, one address gets 429 (test_auth.py).
     client = {"X-Forwarded-For": f"10.99.{len(path)}.{sum(map(ord, path)) % 256}"}
     for headers in ({}, {"Authorization": "Bearer wrong"}, {"Cookie": "tp_dashboard=forged"}):
-        answer = httpx.get(server.url + path, headers={**client, **headers})
+        answer = httpx.get(server.url + path, headers={**client, **headers}, timeout=60)
         assert answer.status_code == 401, (path, headers)
         assert "Traceback" not in answer.text
 
 
 def test_public_paths_need_no_token(server, world):
-    with httpx.Client(base_url=server.url) as client:
+    with httpx.Client(base_url=server.url, timeout=60) as client:
         assert client.get("/healthz").status_code == 200
         assert client.get("/tp.js").status_code == 200
         assert client.post("/collect", content=b"not a batch").status_code == 400
@@ -129,7 +129,7 @@ def test_public_paths_need_no_token(server, world):
 
 
 def test_a_signed_in_browser_may_use_the_api_too(server):
-    with httpx.Client(base_url=server.url) as client:
+    with httpx.Client(base_url=server.url, timeout=60) as client:
         signed_in = client.post("/login", data={"token": TOKEN})
         assert (signed_in.status_code, signed_in.headers["location"]) == (303, "/")
         assert client.cookies.get("tp_dashboard")
@@ -139,7 +139,7 @@ def test_a_signed_in_browser_may_use_the_api_too(server):
 
 
 def test_the_page_is_served_gzipped_with_a_strict_policy(server):
-    answer = httpx.get(server.url + "/", headers={**AUTH, "Accept-Encoding": "gzip"})
+    answer = httpx.get(server.url + "/", headers={**AUTH, "Accept-Encoding": "gzip"}, timeout=60)
     assert answer.status_code == 200
     assert answer.headers["content-encoding"] == "gzip"
     policy = answer.headers["content-security-policy"]
@@ -152,7 +152,7 @@ def test_the_page_is_served_gzipped_with_a_strict_policy(server):
 
 
 def test_bad_parameters_are_400_and_unknown_ids_404(server):
-    with httpx.Client(base_url=server.url, headers=AUTH) as client:
+    with httpx.Client(base_url=server.url, headers=AUTH, timeout=60) as client:
         assert client.get("/api/calls/unmerged?limit=0").status_code == 400
         assert client.get("/api/calls/unmerged?limit=ten").status_code == 400
         assert client.get("/api/attribution?model=magic").status_code == 400
@@ -178,7 +178,7 @@ def test_the_api_reconciles_and_slices_as_the_report_does(server, world):
     days = ("--from", "2026-03-09", "--to", "2026-03-22")
     query = "from=2026-03-09&to=2026-03-22"
     report = json.loads(touchpoint(world, "report", "--json", *days))
-    with httpx.Client(base_url=server.url, headers=AUTH) as client:
+    with httpx.Client(base_url=server.url, headers=AUTH, timeout=60) as client:
         reconciliation = client.get(f"/api/reconciliation?{query}").json()
         assert reconciliation == report["reconciliation"]
         everything = client.get("/api/reconciliation").json()
@@ -227,10 +227,10 @@ def test_before_the_first_build_the_api_says_so(tmp_path):
     (tmp_path / "touchpoint.toml").write_text(f'[server]\ntoken = "{TOKEN}"\n')
     served = start(tmp_path)
     try:
-        answer = httpx.get(f"{served.url}/api/summary", headers=AUTH)
+        answer = httpx.get(f"{served.url}/api/summary", headers=AUTH, timeout=60)
         assert answer.status_code == 503
         assert "nothing has been built yet" in answer.json()["error"]
-        page = httpx.get(f"{served.url}/", headers=AUTH)
+        page = httpx.get(f"{served.url}/", headers=AUTH, timeout=60)
         assert page.status_code == 200 and "Nothing has been built yet" in page.text
     finally:
         served.stop()
@@ -255,8 +255,10 @@ def test_the_demo_serves_its_dashboard_and_prints_the_token(tmp_path):
         token = text.split("dashboard and API token (set [server] token to keep one): ")[1].split()[
             0
         ]
-        assert httpx.get(url + "/").status_code == 401
-        summary = httpx.get(url + "/api/summary", headers={"Authorization": f"Bearer {token}"})
+        assert httpx.get(url + "/", timeout=60).status_code == 401
+        summary = httpx.get(
+            url + "/api/summary", headers={"Authorization": f"Bearer {token}"}, timeout=60
+        )
         assert summary.status_code == 200 and summary.json()["calls"] > 0
     finally:
         demo.send_signal(signal.SIGTERM)
@@ -265,7 +267,7 @@ def test_the_demo_serves_its_dashboard_and_prints_the_token(tmp_path):
 
 @pytest.mark.parametrize("path", ["/api/people/a%0Ab/journey", "/api/no-such", "/no-such-page"])
 def test_paths_nothing_matches_get_a_json_404(server, path):
-    answer = httpx.get(server.url + path, headers=AUTH)
+    answer = httpx.get(server.url + path, headers=AUTH, timeout=60)
     assert answer.status_code == 404
     assert answer.headers["content-type"] == "application/json"
     assert "error" in answer.json()

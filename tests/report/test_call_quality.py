@@ -237,7 +237,7 @@ def server(world: Path) -> Iterator[Server]:
 def test_the_api_serves_the_breakdowns_as_the_report_does(world, quality, server):
     days = ("--from", "2026-03-02", "--to", "2026-03-09")
     dated = json.loads(touchpoint(world, "report", "--json", *days))["call_quality"]
-    with httpx.Client(base_url=server.url, headers=AUTH) as client:
+    with httpx.Client(base_url=server.url, headers=AUTH, timeout=60) as client:
         assert client.get("/api/calls/breakdown").json() == quality
         assert client.get("/api/report").json()["call_quality"] == quality
         answer = client.get("/api/calls/breakdown?from=2026-03-02&to=2026-03-09")
@@ -258,7 +258,7 @@ def test_the_api_serves_the_breakdowns_as_the_report_does(world, quality, server
         assert folded["rows"][2]["call_value"] == 75 + 50 + 100 + 300
         assert client.get("/api/calls/breakdown?by=weather").status_code == 400
         assert client.get("/api/calls/breakdown?limit=0").status_code == 400
-        assert httpx.get(f"{server.url}/api/calls/breakdown").status_code == 401
+        assert httpx.get(f"{server.url}/api/calls/breakdown", timeout=60).status_code == 401
         spec = client.get("/api/openapi.json").json()
         assert "/api/calls/breakdown" in spec["paths"]
         assert "CallQuality" in spec["components"]["schemas"]

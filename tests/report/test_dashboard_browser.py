@@ -242,12 +242,14 @@ def test_sign_out_in_the_browser_ends_the_session_on_the_server(server, watched)
     page.click("button[type=submit]")
     page.wait_for_url(server.url + "/?model=linear")  # back to the page it asked for
     cookie = next(c["value"] for c in page.context.cookies() if c["name"] == "tp_dashboard")
-    assert httpx.get(server.url + "/api/summary", cookies={"tp_dashboard": cookie}).is_success
+    assert httpx.get(
+        server.url + "/api/summary", cookies={"tp_dashboard": cookie}, timeout=60
+    ).is_success
     page.click("header form[action='/logout'] button")
     page.wait_for_selector("#token")  # the sign-in form again
     assert not [c for c in page.context.cookies() if c["name"] == "tp_dashboard"]
     # The old cookie, sent again, is refused: the session ended on the server.
-    answer = httpx.get(server.url + "/api/summary", cookies={"tp_dashboard": cookie})
+    answer = httpx.get(server.url + "/api/summary", cookies={"tp_dashboard": cookie}, timeout=60)
     assert answer.status_code == 401
 
 

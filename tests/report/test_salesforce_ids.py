@@ -84,7 +84,7 @@ def api(world: Path) -> Iterator[httpx.Client]:
     server = start(world)
     try:
         with httpx.Client(
-            base_url=server.url, headers={"Authorization": f"Bearer {TOKEN}"}
+            base_url=server.url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=60
         ) as client:
             yield client
     finally:

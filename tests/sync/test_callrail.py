@@ -250,7 +250,7 @@ def test_the_schedule_syncs_callrail_and_builds(workdir: Path, api: CallRailApi)
     schedule = SyncSchedule(settings, timedelta(hours=1), lines.append, source)
     schedule.start()
     try:
-        wait_for(lambda: lines, timeout=60, every=0.05)
+        wait_for(lambda: lines, timeout=120, every=0.05)
     finally:
         schedule.stop()
     assert lines[0].startswith(f"scheduled CallRail sync: {CALLS:,} new records; build build-")

@@ -497,7 +497,7 @@ def test_serve_runs_the_schedule(workdir: Path, org: SalesforceOrg) -> None:
             done = touchpoint(workdir, "export", "calls", "--format", "json")
             return done.returncode == 0 and len(done.stdout.splitlines()) == 5
 
-        wait_for(built, timeout=60)
+        wait_for(built, timeout=180)
     finally:
         server.stop()
     log = server.log_text()
@@ -506,7 +506,7 @@ def test_serve_runs_the_schedule(workdir: Path, org: SalesforceOrg) -> None:
     assert "Traceback" not in log
 
 
-def wait_for(condition, timeout: float = 30.0):  # type: ignore[no-untyped-def]
+def wait_for(condition, timeout: float = 120.0):  # type: ignore[no-untyped-def]
     from support.collector_server import wait_for as poll
 
     return poll(condition, timeout=timeout, every=0.05)
