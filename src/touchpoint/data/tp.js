@@ -23,6 +23,7 @@
   var consented = !optedOut && (!(script && script.hasAttribute("data-require-consent")) || ID.test(readCookie() || ""));
   var vid = null, queue = [], timer = 0, backoff = 0, sending = false, lastUrl = null, refused = false;
   var size = BATCH; // events per request: halved while the collector says a batch is too large
+  var inflight = {}; // ids of the events a keepalive fetch is sending (it outlives the page)
 
   function readCookie() {
     var m = d.cookie.match(new RegExp("(?:^|;\\s*)" + C.cookie + "=([^;]*)"));
@@ -95,23 +96,28 @@
   function flush(leaving) {
     if (!vid || !queue.length) return;
     if (leaving || !w.fetch) {
-      while (queue.length && navigator.sendBeacon) {
-        var part = queue.slice(0, BATCH);
+      // Not those a keepalive fetch is already sending: the collector would get them twice.
+      var rest = queue.filter(function (e) { return !inflight[e.event_id]; });
+      while (rest.length && navigator.sendBeacon) {
+        var part = rest.slice(0, BATCH);
         if (!navigator.sendBeacon(endpoint, body(part))) break;
         drop(part);
+        rest = rest.slice(part.length);
       }
       return save();
     }
     if (sending) return;
     sending = true;
-    var batch = queue.slice(0, size), text = body(batch);
+    var batch = queue.slice(0, size), text = body(batch), keepalive = text.length < 60000;
+    if (keepalive) batch.forEach(function (e) { inflight[e.event_id] = 1; });
     // text/plain needs no CORS preflight; the answer's status is still readable.
     // Browsers refuse keepalive bodies over 64 KB.
-    fetch(endpoint, { method: "POST", body: text, keepalive: text.length < 60000, credentials: "omit",
+    fetch(endpoint, { method: "POST", body: text, keepalive: keepalive, credentials: "omit",
       headers: { "Content-Type": "text/plain" } })
       .then(function (r) { return r.status; }, function () { return 0; })
       .then(function (status) {
         sending = false;
+        inflight = {};
         // 413 for several events: send fewer at a time, so one large event cannot take
         // its neighbours with it (a bad event alone gets 200 and is kept in rejects).
         if (status === 413 && batch.length > 1) { size = Math.ceil(batch.length / 2); backoff = 0; }
