@@ -355,7 +355,9 @@ def test_serve_prints_a_token_when_none_is_set(tmp_path: Path):
     server = start(tmp_path)
     server.stop()
     assert "token (set [server] token to keep one): " in server.log_text()
-    (tmp_path / "touchpoint.toml").write_text('[server]\ntoken = "kept-secret-token-0123456789ab"\n')
+    (tmp_path / "touchpoint.toml").write_text(
+        '[server]\ntoken = "kept-secret-token-0123456789ab"\n'
+    )
     server = start(tmp_path)
     server.stop()
     assert "token" not in server.log_text().split("snippet:")[1]
