@@ -57,10 +57,11 @@ def test_collected_events_and_rejects_land_in_their_raw_tables(settings: Setting
     assert (info.segments, info.records) == (1, 3)
     assert info.landed == {"raw_events": 2, "rejects": 1}
     assert rows(
-        settings, "SELECT event_id, utm_source, origin, user_agent FROM raw_events ORDER BY 1"
-    ) == [
-        ("e1", "news", "collector", "Mozilla/5.0"),
-        ("e2", "news", "collector", "Mozilla/5.0"),
+        settings,
+        "SELECT event_id, utm_source, origin, user_agent, device FROM raw_events ORDER BY 1",
+    ) == [  # DESIGN §16: the device class is kept, the full user agent is not
+        ("e1", "news", "collector", None, "other"),
+        ("e2", "news", "collector", None, "other"),
     ]
     [(source, kind, reason, record)] = rows(
         settings, "SELECT source, kind, reason, record FROM rejects"
