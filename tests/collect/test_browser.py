@@ -9,24 +9,16 @@ vendors do.
 from __future__ import annotations
 
 import json
-import os
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from support.browser import DESKTOP, SITE_HOSTS, Site, chromium, settle
 from support.collector_server import Server, logged_rows, start, touchpoint, write_config
 
-CHROMIUM = "/usr/bin/chromium"
-# HeadlessChrome's own user agent is dropped as a bot; real visitors send this kind.
-DESKTOP = (
-    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "Chrome/126.0.0.0 Safari/537.36"
-)
 HEADLESS = (
     "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
     "HeadlessChrome/126.0.0.0 Safari/537.36"
@@ -68,75 +60,24 @@ PAGES = {
 }
 
 
-class Site:
+def shop(collector: str) -> Site:
     """The company's site: plain pages that embed the snippet with one line."""
-
-    def __init__(self, collector: str):
-        snippet = f'<script src="{collector}/tp.js" async></script>'
-        consent = f'<script src="{collector}/tp.js" data-require-consent async></script>'
-        self.pages = {
+    snippet = f'<script src="{collector}/tp.js" async></script>'
+    consent = f'<script src="{collector}/tp.js" data-require-consent async></script>'
+    return Site(
+        {
             path: page.format(snippet=snippet, consent_snippet=consent, vendor=VENDOR).encode()
             for path, page in PAGES.items()
         }
-        self.posted: list[bytes] = []
-        site = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                body = site.pages.get(self.path.split("?")[0], site.pages["/"])
-                self.send_response(200)
-                self.send_header("content-type", "text/html; charset=utf-8")
-                self.send_header("content-length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def do_POST(self) -> None:
-                site.posted.append(self.rfile.read(int(self.headers["content-length"] or 0)))
-                self.send_response(303)
-                self.send_header("location", self.path)
-                self.send_header("content-length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.http.server_address[1]
-        self.thread = threading.Thread(target=self.http.serve_forever, daemon=True)
-        self.thread.start()
-
-    def url(self, path: str) -> str:
-        return f"http://shop.example.com:{self.port}{path}"
-
-    def close(self) -> None:
-        self.http.shutdown()
-        self.http.server_close()
+    )
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    if not os.access(CHROMIUM, os.X_OK):
-        message = f"{CHROMIUM} is missing: `make test` installs Debian's chromium"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",  # root in CI
-                "--disable-background-networking",
-                # For every request: a context's user agent does not reach the beacons a
-                # page sends as it unloads, which would otherwise say HeadlessChrome.
-                f"--user-agent={DESKTOP}",
-                # The site and the collector are on this machine under real-looking names.
-                "--host-resolver-rules=MAP shop.example.com 127.0.0.1, MAP t.example.com 127.0.0.1",
-            ],
-        )
+    # --user-agent for every request: a context's user agent does not reach the beacons a
+    # page sends as it unloads, which would otherwise say HeadlessChrome.
+    with chromium(f"--user-agent={DESKTOP}", SITE_HOSTS) as launched:
         yield launched
-        launched.close()
 
 
 def collector_in(directory: Path, **collector: Any) -> Server:
@@ -147,7 +88,7 @@ def collector_in(directory: Path, **collector: Any) -> Server:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Site]]:
     server = collector_in(tmp_path_factory.mktemp("browser"))
-    site = Site(f"http://t.example.com:{server.port}")
+    site = shop(f"http://t.example.com:{server.port}")
     yield server, site
     site.close()
     server.stop()
@@ -158,16 +99,6 @@ def page(browser: Any) -> Iterator[Any]:
     context = browser.new_context(user_agent=DESKTOP)
     yield context.new_page()
     context.close()
-
-
-def settle(page: Any, condition: Any, timeout: float = 20.0) -> Any:
-    """Poll `condition` while Playwright keeps serving the page (routes run only then)."""
-    deadline = time.monotonic() + timeout
-    while not (value := condition()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"gave up waiting after {timeout}s")
-        page.wait_for_timeout(100)
-    return value
 
 
 def events_of(server: Server, visitor: str) -> list[dict[str, Any]]:
@@ -337,7 +268,7 @@ def test_with_require_consent_nothing_is_stored_or_sent_until_consent(world, pag
 
 def test_global_privacy_control_is_honoured_when_configured(browser, tmp_path: Path):
     server = collector_in(tmp_path, honor_gpc=True)
-    site = Site(f"http://t.example.com:{server.port}")
+    site = shop(f"http://t.example.com:{server.port}")
     context = browser.new_context(user_agent=DESKTOP)
     try:
         context.add_init_script(
@@ -362,7 +293,7 @@ def test_global_privacy_control_is_honoured_when_configured(browser, tmp_path: P
 
 def test_the_cookie_name_can_be_changed_for_a_migration(browser, tmp_path: Path):
     server = collector_in(tmp_path, cookie_name="_biz_uid")
-    site = Site(f"http://t.example.com:{server.port}")
+    site = shop(f"http://t.example.com:{server.port}")
     context = browser.new_context(user_agent=DESKTOP)
     existing = "abcdef0123456789abcdef0123456789"
     context.add_cookies([{"name": "_biz_uid", "value": existing, "url": site.url("/")}])

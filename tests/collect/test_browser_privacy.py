@@ -8,96 +8,33 @@ The page (`shop.example.com`) loads the snippet from the collector
 from __future__ import annotations
 
 import json
-import os
-import threading
-import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from support.browser import DESKTOP, SITE_HOSTS, Site, chromium, settle
 from support.collector_server import Server, logged_rows, start, write_config
 
-CHROMIUM = "/usr/bin/chromium"
-DESKTOP = (
-    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "Chrome/126.0.0.0 Safari/537.36"
-)
 PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>Shop</title>
 <script src="{collector}/tp.js" async></script></head><body><p>Sale</p></body></html>"""
 
 
-class Site:
-    """One plain page that embeds the snippet."""
-
-    def __init__(self, collector: str):
-        body = PAGE.format(collector=collector).encode()
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                self.send_response(200)
-                self.send_header("content-type", "text/html; charset=utf-8")
-                self.send_header("content-length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.http.server_address[1]
-        threading.Thread(target=self.http.serve_forever, daemon=True).start()
-
-    def url(self, path: str) -> str:
-        return f"http://shop.example.com:{self.port}{path}"
-
-    def close(self) -> None:
-        self.http.shutdown()
-        self.http.server_close()
-
-
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    if not os.access(CHROMIUM, os.X_OK):
-        message = f"{CHROMIUM} is missing: `make test` installs Debian's chromium"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-background-networking",
-                f"--user-agent={DESKTOP}",
-                "--host-resolver-rules=MAP shop.example.com 127.0.0.1, MAP t.example.com 127.0.0.1",
-            ],
-        )
+    with chromium(f"--user-agent={DESKTOP}", SITE_HOSTS) as launched:
         yield launched
-        launched.close()
 
 
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[tuple[Server, Site]]:
     write_config(tmp_path, domains=["example.com"], cookie_domain="example.com")
     server = start(tmp_path)
-    site = Site(f"http://t.example.com:{server.port}")
+    site = Site({"/": PAGE.format(collector=f"http://t.example.com:{server.port}").encode()})
     yield server, site
     site.close()
     server.stop()
-
-
-def settle(page: Any, condition: Any, timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (value := condition()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"gave up waiting after {timeout}s")
-        page.wait_for_timeout(100)
-    return value
 
 
 def test_a_title_cut_inside_an_emoji_rejects_its_event_and_the_batch_lands(world, browser):
@@ -177,7 +114,7 @@ def test_do_not_track_keeps_the_snippet_quiet_by_default(world, browser):
 def test_do_not_track_may_be_ignored_when_the_site_says_so(browser, tmp_path: Path):
     write_config(tmp_path, domains=["example.com"], honor_dnt=False)
     server = start(tmp_path)
-    site = Site(f"http://t.example.com:{server.port}")
+    site = Site({"/": PAGE.format(collector=f"http://t.example.com:{server.port}").encode()})
     context = browser.new_context(user_agent=DESKTOP, extra_http_headers={"DNT": "1"})
     try:
         context.add_init_script(

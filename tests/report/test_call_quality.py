@@ -14,7 +14,6 @@ import csv
 import html
 import io
 import json
-import os
 import re
 import shutil
 from collections.abc import Iterator
@@ -28,6 +27,7 @@ import duckdb
 import httpx
 import pytest
 
+from support.browser import chromium
 from support.collector_server import Server, clean_env, start
 from support.report_world import touchpoint
 
@@ -36,7 +36,6 @@ pytestmark = pytest.mark.slow
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "report" / "call-quality"
 TOKEN = "call-quality-test-token-0123"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-CHROMIUM = "/usr/bin/chromium"
 COUNTS = (
     "calls", "answered", "not_answered", "missed", "voicemail", "abandoned", "busy", "failed",
     "status_unknown", "first_time", "repeat", "caller_unknown", "qualified", "not_qualified",
@@ -283,17 +282,12 @@ def shown(row: dict[str, Any], label: str | None = None) -> list[str]:
 
 
 def test_the_dashboard_shows_the_breakdowns_with_the_real_numbers(world, quality, server, tmp_path):
-    if not os.access(CHROMIUM, os.X_OK):
-        pytest.skip(f"{CHROMIUM} is missing: `make test` installs Debian's chromium")
-    from playwright.sync_api import sync_playwright
-
     page_file = tmp_path / "dashboard.html"
     touchpoint(world, "-q", "report", "--html", str(page_file))
     dated = json.loads(
         touchpoint(world, "report", "--json", "--from", "2026-03-10", "--to", "2026-03-10")
     )["call_quality"]
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+    with chromium() as browser:
         context = browser.new_context(
             viewport={"width": 1440, "height": 900}, extra_http_headers=AUTH
         )
@@ -319,7 +313,6 @@ def test_the_dashboard_shows_the_breakdowns_with_the_real_numbers(world, quality
             "Not qualified: outbound 1, spam 1." in page.locator("[data-disqualified]").inner_text()
         )
         assert problems == []
-        browser.close()
     # The panel's CSV download carries the same figures.
     link = re.search(r'download="call-quality.csv" href="([^"]+)"', page_file.read_text())
     assert link is not None

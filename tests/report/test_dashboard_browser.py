@@ -8,7 +8,6 @@ output and to /tmp/touchpoint-screenshots/ for people to look at.
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +17,7 @@ from urllib.parse import urlparse
 import httpx
 import pytest
 
+from support.browser import chromium
 from support.collector_server import Server, start
 from support.report_world import (
     FORMULA_CAMPAIGN,
@@ -30,7 +30,6 @@ from support.report_world import (
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = "/usr/bin/chromium"
 SHOTS = Path("/tmp/touchpoint-screenshots")
 CHARTS = (
     "calls-by-channel",
@@ -45,20 +44,8 @@ CHARTS = (
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    if not os.access(CHROMIUM, os.X_OK):
-        message = f"{CHROMIUM} is missing: `make test` installs Debian's chromium"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-background-networking", "--disable-gpu"],
-        )
+    with chromium("--disable-gpu") as launched:
         yield launched
-        launched.close()
 
 
 @pytest.fixture(scope="module")
