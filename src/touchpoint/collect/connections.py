@@ -28,6 +28,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from touchpoint.collect.endpoint import answer
 from touchpoint.collect.limits import ConnectionCount, TrustedProxies, client_key
 
 Scope = MutableMapping[str, Any]
@@ -147,7 +148,12 @@ class RequestBounds:
         client = scope.get("client")
         key = client_key(client[0] if client else None)
         if not self.in_flight.enter(key):
-            return await _too_many(send)
+            return await answer(
+                send,
+                429,
+                {"error": "too many requests at once from this client"},
+                [(b"retry-after", b"1"), (b"connection", b"close")],
+            )
         try:
             if self.body_timeout > 0:
                 deadline = asyncio.get_running_loop().time() + self.body_timeout
@@ -214,7 +220,12 @@ class _BodyDeadline:
         self.timed_out = True
         if not self.started:
             self.started = True
-            await _answer_timeout(self._send)
+            await answer(
+                self._send,
+                408,
+                {"error": "the body was not sent in time"},
+                [(b"connection", b"close")],
+            )
         return {"type": "http.disconnect"}  # the app stops; its answer is not sent
 
     async def send(self, message: Message) -> None:
@@ -223,36 +234,3 @@ class _BodyDeadline:
         if message["type"] == "http.response.start":
             self.started = True
         await self._send(message)
-
-
-async def _answer_timeout(send: Send) -> None:
-    body = b'{"error":"the body was not sent in time"}'
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 408,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                (b"connection", b"close"),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
-
-
-async def _too_many(send: Send) -> None:
-    body = b'{"error":"too many requests at once from this client"}'
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 429,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                (b"retry-after", b"1"),
-                (b"connection", b"close"),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})

@@ -93,12 +93,12 @@ class CollectEndpoint:
         request = _Request(scope)
         cors = _cors_headers(request.origin)
         if not c.origins.allows(request.origin, request.host):
-            return await _answer(send, 403, {"error": "this site may not send events here"})
+            return await answer(send, 403, {"error": "this site may not send events here"})
         method = scope["method"]
         if method == "OPTIONS":
-            return await _answer(send, 204, None, [*cors, *_PREFLIGHT])
+            return await answer(send, 204, None, [*cors, *_PREFLIGHT])
         if method != "POST":
-            return await _answer(send, 405, {"error": "POST events here"}, [(b"allow", b"POST")])
+            return await answer(send, 405, {"error": "POST events here"}, [(b"allow", b"POST")])
         client = scope.get("client")
         client_ip = client[0] if client else None
         key = client_key(client_ip)
@@ -110,7 +110,7 @@ class CollectEndpoint:
         if request.content_length is not None and request.content_length > limit:
             return await _too_large(send, cors, limit)
         if request.content_type not in BODY_TYPES:
-            return await _answer(send, 415, {"error": "send JSON or text/plain"}, cors)
+            return await answer(send, 415, {"error": "send JSON or text/plain"}, cors)
         if c.budget.enabled:
             wait = c.budget.wait(key, request.content_length or 0)
             if wait:
@@ -123,19 +123,19 @@ class CollectEndpoint:
             return await _too_large(send, cors, limit)
         if c.settings.drop_bots and is_bot(request.user_agent):
             c.counts["bots"] += 1
-            return await _answer(send, 204, None, cors)  # dropped quietly: nothing to retry
+            return await answer(send, 204, None, cors)  # dropped quietly: nothing to retry
         if c.settings.honor_gpc and request.gpc:
             c.counts["gpc"] += 1
-            return await _answer(send, 204, None, cors)
+            return await answer(send, 204, None, cors)
         if c.settings.honor_dnt and request.dnt:
             c.counts["dnt"] += 1  # honoured as GPC is: nothing of the request is kept
-            return await _answer(send, 204, None, cors)
+            return await answer(send, 204, None, cors)
         try:
             events = read_batch(body, c.settings.max_events_per_batch)
         except NotABatch as exc:
-            return await _answer(send, 400, {"error": str(exc)}, cors)
+            return await answer(send, 400, {"error": str(exc)}, cors)
         except TooManyEvents as exc:
-            return await _answer(send, 413, {"error": str(exc)}, cors)
+            return await answer(send, 413, {"error": str(exc)}, cors)
         arrival = Arrival(
             received_at=datetime.now(UTC).replace(tzinfo=None),
             user_agent=request.user_agent,
@@ -143,17 +143,17 @@ class CollectEndpoint:
         )
         collected = collect(events, arrival, c.rules)
         if c.log is None:
-            return await _answer(send, 503, {"error": "the collector is starting"}, cors)
+            return await answer(send, 503, {"error": "the collector is starting"}, cors)
         try:
             await c.log.append(b"".join(collected.records))
         except OSError:
             retry = [(b"retry-after", b"5")]
-            return await _answer(send, 503, {"error": "cannot store events now"}, [*cors, *retry])
+            return await answer(send, 503, {"error": "cannot store events now"}, [*cors, *retry])
         c.counts["accepted"] += collected.accepted
         c.counts["rejected"] += len(collected.rejected)
         if not collected.rejected:
-            return await _answer(send, 204, None, cors)
-        return await _answer(send, 200, collected.response(), cors)
+            return await answer(send, 204, None, cors)
+        return await answer(send, 200, collected.response(), cors)
 
 
 _PREFLIGHT = [
@@ -196,22 +196,23 @@ async def _too_many(
     head = [*cors, (b"retry-after", str(int(wait) + 1).encode())]
     if close:
         head.append((b"connection", b"close"))
-    await _answer(send, 429, {"error": "too many requests"}, head)
+    await answer(send, 429, {"error": "too many requests"}, head)
 
 
 async def _too_large(send: Send, cors: list[tuple[bytes, bytes]], limit: int) -> None:
     # The rest of the body is not read, so the connection cannot be reused.
-    await _answer(
+    await answer(
         send, 413, {"error": f"the body is over {limit} bytes"}, [*cors, (b"connection", b"close")]
     )
 
 
-async def _answer(
+async def answer(
     send: Send,
     status: int,
     payload: dict[str, Any] | None,
     headers: list[tuple[bytes, bytes]] | None = None,
 ) -> None:
+    """Send a whole answer through raw ASGI: `payload` as JSON (none for 204), then `headers`."""
     body = b"" if payload is None else _encode(payload)
     head = list(headers or [])
     if payload is not None:
