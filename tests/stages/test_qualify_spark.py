@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from support.raw_calls import land_raw_calls, run_with_raw_calls
-from support.scenario import Case, import_case, raw_tables, rows_of
+from support.scenario import Case, import_case, spark_tables
 
 SPARK_EVENTS = """
 visitor_id,type,occurred_at,url,referrer
@@ -36,31 +36,14 @@ k8,k03,2026-05-04T12:00:00Z,call,95,inbound,,answered,true,good lead,true,,
 @pytest.mark.filterwarnings("ignore:unclosed <socket.socket:ResourceWarning")
 def test_the_calls_rules_give_the_same_tables_on_spark(tmp_path: Path, spark) -> None:
     """The rules, texts, forms and vendor fallback as Spark runs them: DuckDB's tables."""
-    from touchpoint.build.backends import SparkBackend
-    from touchpoint.stages.params import BuildParams
-    from touchpoint.stages.pipeline import run_stages
-
     rules = {"min_duration": "30s", "answered_only": True, "lead_statuses": ["Good Lead"]}
     case = Case("calls", "spark", [SPARK_EVENTS], [], {"calls": rules}, {})
     on_duckdb = run_with_raw_calls(case, SPARK_CALLS, tmp_path / "duckdb")
     configured = import_case(case, tmp_path / "spark")
     land_raw_calls(configured, SPARK_CALLS)
-    raw = raw_tables(configured)
-    backend = SparkBackend(spark)
-    loaded = {
-        name: backend.load(f"q{abs(hash(str(tmp_path))) % 10**8}_{name}", raw[name]) for name in raw
-    }
-    crm = {name: table for name, table in loaded.items() if name not in ("raw_events", "raw_calls")}
-    results, _ = run_stages(
-        backend,
-        loaded["raw_events"],
-        loaded["raw_calls"],
-        BuildParams.from_settings(configured),
-        raw_crm=crm,
-    )
+    on_spark = spark_tables(configured, spark, ("calls", "touchpoints"))
     for name in ("calls", "touchpoints"):
-        on_spark = rows_of(backend.ibis.to_pyarrow(results[name]))
-        assert sorted(map(repr, map(sorted_items, on_spark))) == sorted(
+        assert sorted(map(repr, map(sorted_items, on_spark[name]))) == sorted(
             map(repr, map(sorted_items, on_duckdb[name]))
         ), name
     reasons = {row["call_id"]: row["disqualified_reason"] for row in on_duckdb["calls"]}

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from support.scenario import check, import_case, load_cases, raw_tables, rows_of, run_duckdb
+from support.scenario import check, import_case, load_cases, run_duckdb, spark_tables
 
 CASE = next(case for case in load_cases("calls/signals") if "Spark" in case.title)
 
@@ -20,27 +20,9 @@ CASE = next(case for case in load_cases("calls/signals") if "Spark" in case.titl
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 @pytest.mark.filterwarnings("ignore:unclosed <socket.socket:ResourceWarning")
 def test_signals_add_to_their_call_on_spark(tmp_path: Path, spark) -> None:
-    from touchpoint.build.backends import SparkBackend
-    from touchpoint.stages.params import BuildParams
-    from touchpoint.stages.pipeline import run_stages
-
     on_duckdb = run_duckdb(CASE, tmp_path / "duckdb")
     configured = import_case(CASE, tmp_path / "spark")
-    raw = raw_tables(configured)
-    backend = SparkBackend(spark)
-    prefix = f"sig{abs(hash(str(tmp_path))) % 10**8}"
-    loaded = {name: backend.load(f"{prefix}_{name}", raw[name]) for name in raw}
-    crm = {name: table for name, table in loaded.items() if name not in ("raw_events", "raw_calls")}
-    results, _ = run_stages(
-        backend,
-        loaded["raw_events"],
-        loaded["raw_calls"],
-        BuildParams.from_settings(configured),
-        raw_crm=crm,
-    )
-    on_spark = {
-        name: rows_of(backend.ibis.to_pyarrow(results[name])) for name in ("calls", "touchpoints")
-    }
+    on_spark = spark_tables(configured, spark, ("calls", "touchpoints"))
     for name, rows in on_spark.items():
         assert sorted(map(repr, map(sorted_items, rows))) == sorted(
             map(repr, map(sorted_items, on_duckdb[name]))

@@ -392,19 +392,24 @@ def _concat_csv(texts: list[str]) -> str:
 
 def run_spark(case: Case, directory: Path, session: Any) -> dict[str, list[dict[str, Any]]]:
     """Import into a store as usual, then run every stage on Spark from its raw tables."""
+    return with_touchpoint_facts(spark_tables(import_case(case, directory), session))
+
+
+def spark_tables(
+    settings: Settings, session: Any, names: tuple[str, ...] = TABLES
+) -> dict[str, list[dict[str, Any]]]:
+    """Run every stage on Spark from the store's raw tables and read back the tables `names`."""
     from touchpoint.build.backends import SparkBackend
     from touchpoint.stages.params import BuildParams
     from touchpoint.stages.pipeline import run_stages
 
-    settings = import_case(case, directory)
     raw = raw_tables(settings)
     backend = SparkBackend(session)
-    prefix = f"t{abs(hash(str(directory))) % 10**8}_"
+    prefix = f"t{abs(hash(str(settings.db))) % 10**8}_"
     events = backend.load(prefix + "raw_events", raw["raw_events"])
     calls = backend.load(prefix + "raw_calls", raw["raw_calls"])
     crm = {name: backend.load(prefix + name, raw[name]) for name in RAW_INPUTS[2:]}
     results, _ = run_stages(
         backend, events, calls, BuildParams.from_settings(settings), raw_crm=crm
     )
-    tables = {name: rows_of(backend.ibis.to_pyarrow(results[name])) for name in TABLES}
-    return with_touchpoint_facts(tables)
+    return {name: rows_of(backend.ibis.to_pyarrow(results[name])) for name in names}
