@@ -12,9 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from support.collector_server import logged_rows, wait_for
-from support.limits_server import read_settled, read_until_closed, running
-from touchpoint.collect.frames import scan
+from support.collector_server import logged_payloads, logged_rows, wait_for
+from support.limits_server import read_until_closed, running
 
 
 def events(first: int, count: int, padding: int = 200) -> list[dict[str, object]]:
@@ -80,17 +79,13 @@ def test_a_client_over_its_byte_budget_gets_429_and_nothing_of_it_is_logged(tmp_
 
 
 def logged_ids(intake: Path) -> set[object]:
-    return read_settled(lambda: {row["event_id"] for row in logged_rows(intake)})
+    return {row["event_id"] for row in logged_rows(intake)}
 
 
 def payload_bytes(intake: Path) -> int:
     """The bytes of the records in the log's segments (without the segments' own framing)."""
 
-    def read() -> int:
-        segments = [*intake.glob("*.open"), *intake.glob("*.seg"), *intake.glob("loaded/*.seg")]
-        return sum(len(part) for path in segments for part in scan(path.read_bytes()).payloads)
-
-    return read_settled(read)
+    return sum(len(part) for part in logged_payloads(intake))
 
 
 def test_a_declared_body_over_what_is_left_is_refused_before_it_is_sent(tmp_path):

@@ -125,16 +125,29 @@ def touchpoint(directory: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def logged_payloads(intake: Path) -> list[bytes]:
+    """The record payloads of every segment of the log, open, closed or loaded.
+
+    A running server renames segments as it goes (`.open` to `.seg`, then into
+    `loaded/`): when one moves between listing and reading, the log is read again.
+    """
+    for _ in range(50):
+        segments = sorted(intake.glob("*.open")) + sorted(intake.glob("*.seg"))
+        segments += sorted(intake.glob("loaded/*.seg"))
+        try:
+            return [part for segment in segments for part in scan(segment.read_bytes()).payloads]
+        except FileNotFoundError:
+            time.sleep(0.01)
+    raise AssertionError(f"the segments of {intake} kept moving while they were read")
+
+
 def logged_rows(intake: Path, table: str = "raw_events") -> list[dict[str, Any]]:
     """Rows for `table` in every segment of the log, open, closed or loaded."""
     rows = []
-    segments = sorted(intake.glob("*.open")) + sorted(intake.glob("*.seg"))
-    segments += sorted(intake.glob("loaded/*.seg"))
-    for segment in segments:
-        for payload in scan(segment.read_bytes()).payloads:
-            name, row = decode_record(payload)
-            if name == table:
-                rows.append(row)
+    for payload in logged_payloads(intake):
+        name, row = decode_record(payload)
+        if name == table:
+            rows.append(row)
     return rows
 
 

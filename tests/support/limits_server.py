@@ -14,10 +14,10 @@ import contextlib
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import uvicorn
@@ -96,16 +96,3 @@ def read_until_closed(sock: socket.socket) -> bytes:
         while chunk := sock.recv(65536):
             received += chunk
     return received
-
-
-Read = TypeVar("Read")
-
-
-def read_settled(read: Callable[[], Read]) -> Read:
-    """`read()` of the intake log, again when a segment closed (was renamed) while it was read."""
-    for _ in range(50):
-        try:
-            return read()
-        except FileNotFoundError:
-            time.sleep(0.01)
-    return read()
