@@ -39,6 +39,7 @@ bench: install
 	$(BIN)/python bench/collector.py
 	$(BIN)/python bench/vendor_import.py
 	$(BIN)/python bench/paths.py --ca-python $(CA)/bin/python
+	$(BIN)/python bench/dni.py
 
 lint: install
 	$(BIN)/ruff check src tests bench
