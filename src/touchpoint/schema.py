@@ -203,59 +203,13 @@ CRM_TABLES: dict[str, str] = {
     "campaign-members": "raw_campaign_members",
 }
 
-# The Salesforce fields (API names) touchpoint reads from each CRM export, by kind.
-CRM_FIELDS: dict[str, tuple[str, ...]] = {
-    "leads": (
-        "Id",
-        "Email",
-        "Phone",
-        "CreatedDate",
-        "IsConverted",
-        "ConvertedContactId",
-        "ConvertedAccountId",
-        "ConvertedOpportunityId",
-    ),
-    "contacts": ("Id", "Email", "Phone", "AccountId", "CreatedDate"),
-    "opportunities": (
-        "Id",
-        "AccountId",
-        "Name",
-        "Amount",
-        "CreatedDate",
-        "CloseDate",
-        "IsClosed",
-        "IsWon",
-        "StageName",
-    ),
-    "contact-roles": ("Id", "OpportunityId", "ContactId", "IsPrimary", "Role"),
-    "campaign-members": (
-        "Id",
-        "CampaignId",
-        "LeadId",
-        "ContactId",
-        "CreatedDate",
-        "HasResponded",
-        "FirstRespondedDate",
-        "Campaign.Name",
-        "Campaign.Type",
-    ),
-}
-# The fields of every Salesforce record that say which version it is.
-VERSION_FIELDS = ("IsDeleted", "LastModifiedDate", "SystemModstamp")
-# The Task fields touchpoint reads (besides those `[salesforce]` settings name).
-TASK_FIELDS = (
-    "Id",
-    "CreatedDate",
-    "Type",
-    "Subject",
-    "WhoId",
-    "WhatId",
-    "CallType",
-    "CallDurationInSeconds",
-    "CallObject",
-    "TaskSubtype",  # which Tasks are calls (DESIGN §11)
-    "CallDisposition",  # how the call went: the calls' `status` (DESIGN §12)
-    *VERSION_FIELDS,
+# DESIGN §15: a visitor's hold of a pool number [assigned_at, held_until], a row per
+# `POST /numbers` answer (a renewal too; the build merges them); key assignment_id.
+RAW_NUMBER_ASSIGNMENTS = pa.schema(
+    [(name, pa.string()) for name in ("assignment_id", "pool", "number", "visitor_id")]
+    + [("assigned_at", TS), ("assigned_us", pa.int64())]
+    + [("held_until", TS), ("held_until_us", pa.int64()), ("fallback", pa.bool_())]
+    + [("channel", pa.string()), ("received_at", TS), ("origin", pa.string())]
 )
 
 RAW_TABLES: dict[str, pa.Schema] = {
@@ -267,6 +221,7 @@ RAW_TABLES: dict[str, pa.Schema] = {
     "raw_opportunities": RAW_OPPORTUNITIES,
     "raw_contact_roles": RAW_CONTACT_ROLES,
     "raw_campaign_members": RAW_CAMPAIGN_MEMBERS,
+    "raw_number_assignments": RAW_NUMBER_ASSIGNMENTS,
 }
 
 # DESIGN §8: the columns of each output table, in this order; more may follow (the
@@ -322,11 +277,15 @@ CALL_VENDOR_COLUMNS = (
 )
 # ... and whether it counts under the `[calls]` rules.
 CALL_QUALIFICATION_COLUMNS = ("qualified", "disqualified_reason")
+# DESIGN §15, at the end: the pool of the number the caller dialled, how the call found
+# its visitor by that number (`stages.numbers`) and among how many visitors.
+CALL_NUMBER_COLUMNS = ("number_pool", "number_match", "match_candidates")
 CALL_COLUMNS = (
     *CALL_RECORD_COLUMNS,
     *CALL_BINDING_COLUMNS,
     *CALL_VENDOR_COLUMNS,
     *CALL_QUALIFICATION_COLUMNS,
+    *CALL_NUMBER_COLUMNS,
 )
 TOUCHPOINT_COLUMNS = (
     "touchpoint_id",

@@ -40,6 +40,7 @@ RAW_KEYS = {
     "raw_opportunities": ("record_hash",),
     "raw_contact_roles": ("record_hash",),
     "raw_campaign_members": ("record_hash",),
+    "raw_number_assignments": ("assignment_id",),
 }
 
 

@@ -15,6 +15,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from touchpoint.config.numbers import NumbersInRegion, NumbersSettings
 from touchpoint.config.salesforce import SalesforceSettings
 from touchpoint.config.sections import (
     AttributionSettings,
@@ -72,6 +73,7 @@ class Settings(BaseSettings):
     store: StoreSettings = StoreSettings()
     spark: SparkSettings = SparkSettings()
     retention: RetentionSettings = RetentionSettings()
+    numbers: NumbersInRegion = NumbersSettings()  # after [phone], which reads its numbers
 
     # The settings file's values (`sources.read_config_file`), set by `load_settings`.
     file_values: ClassVar[dict[str, Any]] = {}

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from touchpoint.demo.world import World, parse_stamp, salesforce_id
-from touchpoint.schema import CRM_FIELDS
+from touchpoint.sources.salesforce.fields import CRM_FIELDS
 
 # What a plumbing company sells, with the range of its price.
 SERVICES = (

@@ -49,6 +49,7 @@ CHECKED: dict[str, tuple[tuple[str, str], ...]] = {
     ),
     "raw_leads": (("email", "email"), ("phone", "phone")),
     "raw_contacts": (("email", "email"), ("phone", "phone")),
+    "raw_number_assignments": (("visitor_id", "visitor"),),
 }
 _PHONE_LIKE = re.compile(r"^\+?[0-9][0-9 ().\-/]{5,}[0-9]$")
 _EMAIL_LIKE = re.compile(r"^[^@\s]+@[^@\s]+$")

@@ -23,7 +23,6 @@ import pyarrow as pa
 
 from touchpoint.config import Settings
 from touchpoint.errors import TouchpointError
-from touchpoint.schema import CRM_FIELDS, VERSION_FIELDS
 from touchpoint.sources.files import AUTO, Dialect
 from touchpoint.sources.local_times import calendar_day
 from touchpoint.sources.phones import to_e164
@@ -40,7 +39,7 @@ from touchpoint.sources.records import (
     text_or_none,
     to_us,
 )
-from touchpoint.sources.salesforce.fields import field, flag, sf_id
+from touchpoint.sources.salesforce.fields import CRM_FIELDS, VERSION_FIELDS, field, flag, sf_id
 from touchpoint.sources.salesforce.reading import KeptAside, api_named, rows_in_batches
 
 SOURCE_SYSTEM = "salesforce"

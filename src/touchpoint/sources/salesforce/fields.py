@@ -6,6 +6,61 @@ from typing import Any
 
 from touchpoint.sources.records import RecordError, text_or_none
 
+# The Salesforce fields (API names) touchpoint reads from each CRM export, by kind.
+CRM_FIELDS: dict[str, tuple[str, ...]] = {
+    "leads": (
+        "Id",
+        "Email",
+        "Phone",
+        "CreatedDate",
+        "IsConverted",
+        "ConvertedContactId",
+        "ConvertedAccountId",
+        "ConvertedOpportunityId",
+    ),
+    "contacts": ("Id", "Email", "Phone", "AccountId", "CreatedDate"),
+    "opportunities": (
+        "Id",
+        "AccountId",
+        "Name",
+        "Amount",
+        "CreatedDate",
+        "CloseDate",
+        "IsClosed",
+        "IsWon",
+        "StageName",
+    ),
+    "contact-roles": ("Id", "OpportunityId", "ContactId", "IsPrimary", "Role"),
+    "campaign-members": (
+        "Id",
+        "CampaignId",
+        "LeadId",
+        "ContactId",
+        "CreatedDate",
+        "HasResponded",
+        "FirstRespondedDate",
+        "Campaign.Name",
+        "Campaign.Type",
+    ),
+}
+# The fields of every Salesforce record that say which version it is.
+VERSION_FIELDS = ("IsDeleted", "LastModifiedDate", "SystemModstamp")
+# The Task fields touchpoint reads (besides those `[salesforce]` settings name).
+TASK_FIELDS = (
+    "Id",
+    "CreatedDate",
+    "Type",
+    "Subject",
+    "WhoId",
+    "WhatId",
+    "CallType",
+    "CallDurationInSeconds",
+    "CallObject",
+    "TaskSubtype",  # which Tasks are calls (DESIGN §11)
+    "CallDisposition",  # how the call went: the calls' `status` (DESIGN §12)
+    *VERSION_FIELDS,
+)
+
 _ID_SUFFIX = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
 
 

@@ -28,7 +28,6 @@ from typing import Any
 import pyarrow as pa
 
 from touchpoint.config import Settings
-from touchpoint.schema import TASK_FIELDS
 from touchpoint.sources.files import AUTO, Dialect
 from touchpoint.sources.phones import to_e164
 from touchpoint.sources.records import (
@@ -46,7 +45,7 @@ from touchpoint.sources.records import (
     text_or_none,
     whole_text,
 )
-from touchpoint.sources.salesforce.fields import flag, sf_id
+from touchpoint.sources.salesforce.fields import TASK_FIELDS, flag, sf_id
 from touchpoint.sources.salesforce.reading import (
     KeptAside,
     Records,
