@@ -19,10 +19,19 @@ call and something in it is wrong (a signed body that cannot be read is kept in
 large; 429 rate-limited or over the byte budget (nothing stored); 503 while the vendor's secret is not configured
 (touchpoint takes no unsigned calls, and the vendor retries later) or when the
 log cannot be written.
+
+A vendor's call-control routes (`Webhook.controls`: Twilio's voice URL, which
+asks what to do with a call as it comes in) are bounded and verified the same
+way; their one record is logged as a raw-calls row, then the vendor's
+instructions are the answer (200, TwiML). A signed body that holds no call gets
+400 and is kept in `rejects`. When the log cannot be written the caller is still
+answered (the status callback brings the call later): a caller never waits on
+the disk.
 """
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
@@ -37,19 +46,32 @@ from touchpoint.collect.frames import encode_record
 from touchpoint.collect.guards import RateLimiter
 from touchpoint.collect.limits import ByteBudget, OverBudget, client_key
 from touchpoint.config import Settings
-from touchpoint.sources.records import stable_hash, to_us
+from touchpoint.sources.records import RecordError, stable_hash, to_us
+from touchpoint.sources.vendors.calls import NotACall
 from touchpoint.sources.vendors.signatures import NotReadable, SignatureError
-from touchpoint.sources.vendors.vendor import Vendor, Webhook, WebhookRequest
-from touchpoint.sources.vendors.webhooks import WEBHOOKS, WebhookRows, webhook_rows
+from touchpoint.sources.vendors.vendor import CallControl, Vendor, Webhook, WebhookRequest
+from touchpoint.sources.vendors.webhooks import (
+    WEBHOOKS,
+    WebhookRows,
+    body_records,
+    webhook_rows,
+)
 
 REJECT_KIND = "calls"  # rejects of webhooks sit beside those of `import calls`
+LOG = logging.getLogger(__name__)
 
 
 def webhook_routes(settings: Settings, collector: Collector) -> list[BaseRoute]:
     """The webhook endpoints each vendor declares, sharing the collector's intake log."""
     hooks = Webhooks(settings, collector)
     return [
-        Route(path, partial(hooks.receive, vendor, webhook), methods=["POST"])
+        Route(
+            path,
+            partial(hooks.control, vendor, webhook, control)
+            if (control := webhook.controls.get(path))
+            else partial(hooks.receive, vendor, webhook),
+            methods=["POST"],
+        )
         for vendor in WEBHOOKS.values()
         if (webhook := vendor.webhook)
         for path in webhook.paths
@@ -68,6 +90,50 @@ class Webhooks:
 
     async def receive(self, vendor: Vendor, webhook: Webhook, request: Request) -> Response:
         """One webhook request: bounded, verified, parsed, logged, answered."""
+        body = await self._verified(vendor, webhook, request)
+        if isinstance(body, Response):
+            return body
+        records, found = logged_records(vendor, body, self.settings, datetime.now(UTC))
+        failed = await self._append(records)
+        if failed is not None:
+            return failed
+        rejected = [{"index": index, "reason": reason} for index, reason in found.rejected]
+        if found.bad_request:
+            error = "the body holds no call touchpoint can read"
+            return _answer(400, {"error": error, "rejected": rejected})
+        payload: dict[str, Any] = {"stored": len(found.rows), "skipped": len(found.skipped)}
+        if rejected:
+            payload["rejected"] = rejected
+        return _answer(200, payload)
+
+    async def control(
+        self, vendor: Vendor, webhook: Webhook, control: CallControl, request: Request
+    ) -> Response:
+        """A call coming in: bounded, verified, logged, then answered with the vendor's TwiML."""
+        body = await self._verified(vendor, webhook, request)
+        if isinstance(body, Response):
+            return body
+        records, found, record = control_records(
+            vendor, control, body, self.settings, datetime.now(UTC)
+        )
+        if record is None:
+            await self._append(records)  # the reject, when the log takes it
+            rejected = [{"index": index, "reason": reason} for index, reason in found.rejected]
+            error = "the body holds no call touchpoint can read"
+            return _answer(400, {"error": error, "rejected": rejected})
+        if await self._append(records) is not None:
+            LOG.warning("%s call not logged (the intake log cannot be written)", vendor.title)
+        said = control.answer(record, self.settings)
+        if said.note:
+            LOG.warning("%s: %s", vendor.title, said.note)
+        return Response(
+            said.body, media_type=said.media_type, headers={"Cache-Control": "no-store"}
+        )
+
+    async def _verified(
+        self, vendor: Vendor, webhook: Webhook, request: Request
+    ) -> bytes | Response:
+        """The raw body of a request within bounds and signed, or the answer refusing it."""
         client = client_key(request.client.host if request.client else None)
         wait = self.limiter.wait(client) if self.limiter.enabled else 0.0
         if wait:
@@ -101,18 +167,7 @@ class Webhooks:
             return _answer(401, {"error": f"signature refused: {exc}"})
         except NotReadable as exc:
             return _answer(400, {"error": str(exc)})
-        records, found = logged_records(vendor, body, self.settings, datetime.now(UTC))
-        failed = await self._append(records)
-        if failed is not None:
-            return failed
-        rejected = [{"index": index, "reason": reason} for index, reason in found.rejected]
-        if found.bad_request:
-            error = "the body holds no call touchpoint can read"
-            return _answer(400, {"error": error, "rejected": rejected})
-        payload: dict[str, Any] = {"stored": len(found.rows), "skipped": len(found.skipped)}
-        if rejected:
-            payload["rejected"] = rejected
-        return _answer(200, payload)
+        return body
 
     async def _append(self, records: list[bytes]) -> Response | None:
         """Append to the intake log and wait for the disk; an answer only when that failed."""
@@ -137,6 +192,33 @@ def logged_records(
     except (RecursionError, ValueError, TypeError, OverflowError) as exc:
         # Input the vendor formats did not foresee (JSON nested too deeply): a reject.
         found = WebhookRows(rejected=[(0, f"unreadable body ({type(exc).__name__})")])
+    return _encoded(vendor, body, found, received)
+
+
+def control_records(
+    vendor: Vendor, control: CallControl, body: bytes, settings: Settings, received: datetime
+) -> tuple[list[bytes], WebhookRows, Any]:
+    """A verified call-control body's log records, what it gave, and its record (None: bad)."""
+    found = WebhookRows()
+    record: Any = None
+    try:
+        records = body_records(vendor, body)
+        if len(records) != 1:
+            raise RecordError(f"the body holds {len(records)} records, not one call")
+        found.rows.append(control.row(records[0], settings, to_us(received)))
+        record = records[0]
+    except (RecordError, NotACall) as exc:
+        found.rejected.append((0, str(exc)))
+    except (RecursionError, ValueError, TypeError, OverflowError) as exc:
+        found.rejected.append((0, f"unreadable body ({type(exc).__name__})"))
+    encoded, found = _encoded(vendor, body, found, received)
+    return encoded, found, record if found.rows and not found.rejected else None
+
+
+def _encoded(
+    vendor: Vendor, body: bytes, found: WebhookRows, received: datetime
+) -> tuple[list[bytes], WebhookRows]:
+    """The intake-log records of a body's rows (and of its reject, if any part was bad)."""
     arrived = received.replace(tzinfo=None)
     origin = _origin(vendor)
     try:

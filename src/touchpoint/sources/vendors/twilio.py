@@ -5,8 +5,10 @@ call's status), `CallDuration` (on `completed`), `Direction` (`inbound`,
 `outbound-api`, `outbound-dial`), `Timestamp` (RFC 2822, `Mon, 19 Jan 2026 17:00:00
 +0000`, when the event fired) and `SequenceNumber`. Twilio carries no visitor id:
 the call is listed as `no_visitor_id` until dynamic number insertion supplies
-one. Every event of a call is a version of it; the latest event wins, so the
-`completed` callback (with the duration) is what the call shows.
+one. Every event of a call is a version of it, and so is the voice request that
+started it (`twilio_voice`, `/webhooks/twilio/voice`): the final event (with the
+duration) wins over the voice request, which wins over the events before the end,
+whatever order they arrive in; among events the later wins.
 
 `TWILIO` at the end declares it for `VENDORS` (see `vendor.Vendor`).
 """
@@ -38,10 +40,14 @@ from touchpoint.sources.vendors.signatures import (
     twilio_url,
     verify_twilio,
 )
+from touchpoint.sources.vendors.twilio_voice import (
+    FINISHED,
+    SOURCE_SYSTEM,
+    VOICE,
+    VOICE_PATH,
+    event_version,
+)
 from touchpoint.sources.vendors.vendor import Vendor, VisitorIds, Webhook, WebhookRequest
-
-SOURCE_SYSTEM = "twilio"
-FINISHED = ("completed", "busy", "no-answer", "failed", "canceled")
 
 
 def event_us(value: Any) -> int:
@@ -63,8 +69,9 @@ def twilio_status_row(
 ) -> dict[str, Any]:
     """The raw-calls row of one status callback (form fields); `RecordError` otherwise.
 
-    The call's time is when it started: the event's time, less the duration once
-    the call has finished. Without a `Timestamp`, the time it was received is used.
+    The call's time is when it started: the event's time (when it fired: for a
+    final event, the end), less the duration once the call has finished. Without a
+    `Timestamp`, the time it was received is used.
     """
     if not isinstance(fields, Mapping):
         raise RecordError("a Twilio status callback must be form fields")
@@ -87,7 +94,7 @@ def twilio_status_row(
         call_id=sid,
         called_us=started_us,
         # Events of one call can share a second; the sequence number orders them.
-        version_us=fired_us + _sequence(sequence),
+        version_us=event_version(fired_us, _sequence(sequence), status),
         caller_number=text(values.get("From")),
         tracking_number=text(values.get("To")),
         duration_s=duration,
@@ -134,11 +141,12 @@ TWILIO = Vendor(
     title="Twilio",
     row=twilio_status_row,
     webhook=Webhook(
-        paths=("/webhooks/twilio",),
+        paths=("/webhooks/twilio", VOICE_PATH),
         secret="twilio_auth_token",
         verify=verify_request,
         body="form",
         checks="`X-Twilio-Signature` over the URL Twilio called and the form parameters",
+        controls={VOICE_PATH: VOICE},
     ),
     visitor_ids=VisitorIds(
         explained="a CRM Task linked to the call (Twilio status callbacks carry no visitor id)",

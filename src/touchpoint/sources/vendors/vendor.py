@@ -59,6 +59,27 @@ class WebhookRequest:
 
 
 @dataclass(frozen=True)
+class CallAnswer:
+    """What a call-control route answers: instructions for the call, as the vendor reads them."""
+
+    body: bytes
+    media_type: str
+    note: str = ""  # why the call was not forwarded as asked, for the server's log
+
+
+@dataclass(frozen=True)
+class CallControl:
+    """A route the vendor asks, as a call comes in, what to do with it (Twilio's voice URL).
+
+    Verified like the webhook's other routes; its one record becomes a raw-calls row
+    (`row`), logged before `answer` (never raising) says what the caller gets.
+    """
+
+    row: RowMaker
+    answer: Callable[[Mapping[str, Any], Settings], CallAnswer]
+
+
+@dataclass(frozen=True)
 class Webhook:
     """A vendor's endpoint on `touchpoint serve`: routes, secret, signature check, body."""
 
@@ -69,6 +90,8 @@ class Webhook:
     checks: str  # what is checked, as docs/vendors.md says it
     body: Literal["json", "form"] = "json"  # JSON (the vendor's `records` of it), or one form
     address: str = ""  # the path to give the vendor, when it is not the first route
+    # Routes among `paths` that answer a call with instructions instead of JSON.
+    controls: Mapping[str, CallControl] = field(default_factory=dict)
 
     @property
     def given_path(self) -> str:
