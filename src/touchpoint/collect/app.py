@@ -70,7 +70,7 @@ def create_app(settings: Settings, token: str, routes: Sequence[BaseRoute] = ())
         limiter=RateLimiter(settings.collector.rate_limit_per_minute),
         budget=ByteBudget(settings.collector.max_bytes_per_minute),
     )
-    snippet = Snippet.build(settings.collector)
+    snippet = Snippet.build(settings.collector, settings.numbers.pools)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
