@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -370,17 +371,35 @@ def test_the_mappings_are_package_data() -> None:
 
 @pytest.mark.skipif(shutil.which("sf") is None, reason="the Salesforce CLI (sf) is not installed")
 def test_the_salesforce_cli_converts_the_project(tmp_path: Path) -> None:
+    """`sf project convert source` reads the project as a deploy does (offline: no org),
+    from the source folder and from the manifest, into Metadata API files."""
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {
+        **os.environ,
+        "HOME": str(home),
+        "SF_DISABLE_TELEMETRY": "true",
+        "SF_AUTOUPDATE_DISABLE": "true",
+    }
     for how in (["--source-dir", "force-app"], ["--manifest", "manifest/package.xml"]):
         out = tmp_path / how[0].strip("-")
         done = subprocess.run(
             ["sf", "project", "convert", "source", *how, "--output-dir", str(out), "--json"],
             cwd=PROJECT,
+            env=env,
             capture_output=True,
             text=True,
             timeout=300,
             check=False,
         )
         assert done.returncode == 0, done.stdout + done.stderr
-        converted = parse(out / "objects" / "Attribution_Touchpoint__c.object")
-        assert len(list(converted.iter(NS + "fields"))) == len(fields("Attribution_Touchpoint__c"))
-        assert (out / "package.xml").is_file()
+        for object_name in objects():
+            converted = parse(out / "objects" / f"{object_name}.object")
+            names = {value(f, "fullName") for f in converted.iter(NS + "fields")}
+            assert names == set(fields(object_name)), object_name
+            assert [value(v, "fullName") for v in converted.iter(NS + "listViews")] == ["All"]
+        assert {p.name for p in (out / "permissionsets").iterdir()} == {
+            "Touchpoint_Push.permissionset",
+            "Touchpoint_Reader.permissionset",
+        }
+        assert value(parse(out / "package.xml"), "version") == "67.0"
