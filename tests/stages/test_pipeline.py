@@ -5,7 +5,8 @@ from __future__ import annotations
 import inspect
 from pathlib import Path
 
-from support.scenario import Case, import_case
+from support.number_assignments import import_with_numbers
+from support.scenario import Case
 from touchpoint.build.backends import DuckDBBackend
 from touchpoint.schema import CRM_TABLES, OUTPUT_COLUMNS, RAW_TABLES
 from touchpoint.stages.params import BuildParams
@@ -18,9 +19,10 @@ from touchpoint.stages.pipeline import (
 )
 from touchpoint.store import Store
 
-RAW_INPUTS = ("raw_events", "raw_calls", *CRM_TABLES.values())
+RAW_INPUTS = ("raw_events", "raw_calls", *CRM_TABLES.values(), "raw_number_assignments")
 # A tiny world with a row for every stage: a visitor who fills a form, calls, and
-# becomes a lead, then a contact on a won opportunity, and a campaign member.
+# becomes a lead, then a contact on a won opportunity, and a campaign member; who also
+# holds a pool number, which a call without a visitor id rings (DESIGN §15).
 EVERY_STAGE = Case(
     file="pipeline",
     title="every stage has rows",
@@ -38,7 +40,11 @@ Id,CreatedDate,Type,bizible2__BizibleId__c
 00T000000000901AAA,2026-03-03T10:10:00.000+0000,Inbound Call,v1
 """
     ],
-    settings={},
+    settings={
+        "numbers": {
+            "pools": [{"name": "main", "numbers": ["+15125550101"], "replace": "+15125550100"}]
+        }
+    },
     expect={},
     crm={
         "leads": """
@@ -65,8 +71,19 @@ Id,CampaignId,LeadId,ContactId,CreatedDate,HasResponded,FirstRespondedDate,Campa
 )
 
 
+EVERY_STAGE_CALLS = """
+call_id,source_system,called_at,tracking_number
+CA901,twilio,2026-03-03T10:20:00Z,+15125550101
+"""
+EVERY_STAGE_HOLDS = """
+pool,number,visitor_id,assigned_at,held_until
+main,+15125550101,v1,2026-03-03T10:00:00Z,2026-03-03T10:30:00Z
+"""
+
+
 def test_every_stage_reads_raw_tables_or_earlier_stages_and_names_a_new_table() -> None:
-    made = {*RAW_INPUTS, "phone_numbers"}  # and the build's lookup (stages.phones)
+    # ... and the build's lookup (stages.phones) and pools (stages.numbers)
+    made = {*RAW_INPUTS, "phone_numbers", "number_pools"}
     for stage in STAGES:
         assert set(stage.inputs) <= made, stage.name
         assert stage.name not in made and stage.name not in RAW_TABLES, stage.name
@@ -93,7 +110,7 @@ def test_the_results_are_the_contract_tables_and_every_table_is_kept_one_way() -
 
 
 def test_the_loop_runs_every_stage_in_order_and_reports_what_it_made(tmp_path: Path) -> None:
-    settings = import_case(EVERY_STAGE, tmp_path)
+    settings = import_with_numbers(EVERY_STAGE, EVERY_STAGE_CALLS, EVERY_STAGE_HOLDS, tmp_path)
     seen: list[str] = []
     with Store.open(settings) as store:
         snapshot = store.new_snapshot()
@@ -106,6 +123,7 @@ def test_the_loop_runs_every_stage_in_order_and_reports_what_it_made(tmp_path: P
                 BuildParams.from_settings(settings),
                 seen.append,
                 raw_crm={name: backend.raw(name) for name in CRM_TABLES.values()},
+                number_assignments=backend.raw("raw_number_assignments"),
             )
             names = [stage.name for stage in STAGES]
             assert seen == names

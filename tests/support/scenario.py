@@ -38,7 +38,12 @@ CRM_KINDS = {
     "contact_roles": "contact-roles",
     "campaign_members": "campaign-members",
 }
-RAW_INPUTS = ("raw_events", "raw_calls", *(f"raw_{key}" for key in CRM_KINDS))
+RAW_INPUTS = (
+    "raw_events",
+    "raw_calls",
+    *(f"raw_{key}" for key in CRM_KINDS),
+    "raw_number_assignments",  # DESIGN §15: what `POST /numbers` gave
+)
 
 
 @dataclass
@@ -408,8 +413,14 @@ def spark_tables(
     prefix = f"t{abs(hash(str(settings.db))) % 10**8}_"
     events = backend.load(prefix + "raw_events", raw["raw_events"])
     calls = backend.load(prefix + "raw_calls", raw["raw_calls"])
-    crm = {name: backend.load(prefix + name, raw[name]) for name in RAW_INPUTS[2:]}
+    crm = {name: backend.load(prefix + name, raw[name]) for name in RAW_INPUTS[2:-1]}
+    assignments = backend.load(prefix + "raw_number_assignments", raw["raw_number_assignments"])
     results, _ = run_stages(
-        backend, events, calls, BuildParams.from_settings(settings), raw_crm=crm
+        backend,
+        events,
+        calls,
+        BuildParams.from_settings(settings),
+        raw_crm=crm,
+        number_assignments=assignments,
     )
     return {name: rows_of(backend.ibis.to_pyarrow(results[name])) for name in names}

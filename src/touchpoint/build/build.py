@@ -113,6 +113,7 @@ def _build_on_duckdb(
         on_stage,
         raw_crm={name: backend.raw(name) for name in CRM_TABLES.values()},
         phone_numbers=current_lookup(backend, settings.phone.default_region),
+        number_assignments=backend.raw("raw_number_assignments"),
     )
     for name in SCRATCH_TABLES:
         backend.drop(name)

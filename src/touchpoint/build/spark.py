@@ -78,7 +78,7 @@ def build_on_spark(
     on_stage: Callable[[str], None],
 ) -> list[StageInfo]:
     """Run every stage on Spark and write the results into the attached `snap` database."""
-    raw_names = ("raw_events", "raw_calls", *CRM_TABLES.values())
+    raw_names = ("raw_events", "raw_calls", *CRM_TABLES.values(), "raw_number_assignments")
     root = settings.spark.staging_dir or None
     with tempfile.TemporaryDirectory(prefix="touchpoint-spark-", dir=root) as scratch:
         staging = Path(scratch)
@@ -104,6 +104,7 @@ def build_on_spark(
             phone_numbers=backend.read_parquet(
                 prefix + "phone_numbers", staging / "phone_numbers.parquet"
             ),
+            number_assignments=raw["raw_number_assignments"],
         )
         on_stage("collect results")
         for name in PUBLISHED_TABLES:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
-from touchpoint.stages.merge import MERGED, NO_SESSION, NO_VISITOR_ID, OUTSIDE_WINDOW
+from touchpoint.stages.merge import AMBIGUOUS, MERGED, NO_SESSION, NO_VISITOR_ID, OUTSIDE_WINDOW
 
 NO_TOUCHPOINT = "(no touchpoint)"
 
@@ -29,12 +29,14 @@ OUTCOME_LABELS = {
     OUTSIDE_WINDOW: "Outside the window",
     NO_SESSION: "No session",
     NO_VISITOR_ID: "No visitor id",
+    AMBIGUOUS: "Ambiguous",
 }
 OUTCOME_COLORS = {
     MERGED: "#0f9f6e",
     OUTSIDE_WINDOW: "#f0a020",
     NO_SESSION: "#7c83db",
     NO_VISITOR_ID: "#e05260",
+    AMBIGUOUS: "#a05fc8",
 }
 
 # GA4's default channel group and the CRM campaign channels, each with its own colour.
@@ -108,4 +110,7 @@ def outcome_reason(outcome: str, window_minutes: float, anchor: str) -> str:
         NO_VISITOR_ID: "The call record carries no visitor id, so it cannot be tied to a web "
         "session and makes no touchpoint: check that the call-tracking script reads the "
         "visitor cookie.",
+        AMBIGUOUS: "The call rang a pool number that more than one visitor held within the "
+        "pool's hold before the call: it cannot be told whose it is, so it makes no "
+        "touchpoint. A larger pool makes this rarer (`touchpoint report` shows the size).",
     }.get(outcome, outcome)

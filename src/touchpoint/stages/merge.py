@@ -9,6 +9,10 @@ Every call is then judged by the `[calls]` rules (`stages.qualify`): one that do
 not count keeps its outcome but gets no touchpoint id. A call with no visitor id
 whose record carries the vendor's attribution gets a touchpoint of its own
 (`attribution_basis = vendor`) while `[merge] vendor_fallback` is on (DESIGN §12).
+
+A call to a pool number that more than one visitor held within the pool's hold
+(`stages.numbers`, DESIGN §15) is `ambiguous`: it has no visitor id, no session and
+no touchpoint, whatever the vendor recorded.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import ibis
 import ibis.expr.types as ir
 
 from touchpoint.stages.ids import call_touchpoint_id, session_touchpoint_id
+from touchpoint.stages.numbers import AMBIGUOUS as AMBIGUOUS_MATCH
 from touchpoint.stages.params import BuildParams
 from touchpoint.stages.qualify import qualify, record_kind
 
@@ -24,7 +29,8 @@ MERGED = "merged"
 OUTSIDE_WINDOW = "outside_window"
 NO_SESSION = "no_session"
 NO_VISITOR_ID = "no_visitor_id"
-OUTCOMES = (MERGED, OUTSIDE_WINDOW, NO_SESSION, NO_VISITOR_ID)
+AMBIGUOUS = "ambiguous"  # DESIGN §15: several visitors held the pool number called
+OUTCOMES = (MERGED, OUTSIDE_WINDOW, NO_SESSION, NO_VISITOR_ID, AMBIGUOUS)
 _CALL_KEY = ("source_system", "call_id")
 VENDOR_FIELDS = (
     "vendor_source",
@@ -90,6 +96,7 @@ def merge_calls(
     joined = joined.drop(*(f"{name}_right" for name in _CALL_KEY))
     gap_us = joined.called_us - joined.anchor_us
     outcome = ibis.cases(
+        ((joined.number_match == AMBIGUOUS_MATCH).fill_null(False), AMBIGUOUS),
         (joined.visitor_id.isnull(), NO_VISITOR_ID),
         (joined.session_id.isnull(), NO_SESSION),
         (gap_us <= params.merge_window_us, MERGED),
@@ -109,7 +116,11 @@ def merge_calls(
     merged = qualify(merged, events, params)
     # `[merge] vendor_fallback`: the vendor's attribution stands in for the missing visitor.
     by_vendor = (merged.outcome == NO_VISITOR_ID) & merged._has_vendor & params.vendor_fallback
-    no_touchpoint = ~merged.qualified | ((merged.outcome == NO_VISITOR_ID) & ~by_vendor)
+    no_touchpoint = (
+        ~merged.qualified
+        | ((merged.outcome == NO_VISITOR_ID) & ~by_vendor)
+        | (merged.outcome == AMBIGUOUS)
+    )
     return merged.mutate(
         touchpoint_id=ibis.cases(
             (no_touchpoint, ibis.null("string")),

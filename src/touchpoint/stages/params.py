@@ -44,6 +44,9 @@ class BuildParams:
     answered_only: bool = False
     first_time_only: bool = False
     lead_statuses: tuple[str, ...] = ()
+    # DESIGN §15: `(pool, number, is_fallback, hold_us)` of every pool's numbers and
+    # fallback, in E.164 (`stages.numbers`).
+    number_pools: tuple[tuple[str, str, bool, int], ...] = ()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> BuildParams:
@@ -78,4 +81,16 @@ class BuildParams:
             answered_only=settings.calls.answered_only,
             first_time_only=settings.calls.first_time_only,
             lead_statuses=tuple(s.strip() for s in settings.calls.lead_statuses if s.strip()),
+            number_pools=number_pools(settings),
         )
+
+
+def number_pools(settings: Settings) -> tuple[tuple[str, str, bool, int], ...]:
+    """Every pool number and fallback with its pool and the pool's hold (DESIGN §15)."""
+    rows: list[tuple[str, str, bool, int]] = []
+    for pool in settings.numbers.pools:
+        hold_us = pool.hold_or(settings.sessions.timeout) // _US
+        rows += [(pool.name, number, False, hold_us) for number in pool.numbers]
+        if pool.fallback:
+            rows.append((pool.name, pool.fallback, True, hold_us))
+    return tuple(rows)

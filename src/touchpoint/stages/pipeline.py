@@ -38,6 +38,7 @@ from touchpoint.stages.identity import (
 from touchpoint.stages.identity import people as identity_people
 from touchpoint.stages.journeys import journeys
 from touchpoint.stages.merge import merge_calls
+from touchpoint.stages.numbers import matched_calls, number_candidates, number_holds, pools_table
 from touchpoint.stages.params import BuildParams
 from touchpoint.stages.phones import (
     PERSON_TABLES,
@@ -177,7 +178,22 @@ STAGES: tuple[Stage, ...] = (
     # Kept on the way: `current_calls` reads these rows several times.
     Stage("call_records", ("raw_calls", "phone_numbers"), numbered_call_records, "scratch"),
     Stage("current_calls", ("call_records",), current_calls, "scratch"),
-    Stage("calls", ("current_calls", "sessions", "events"), merge_calls, "result"),
+    # DESIGN §15: calls to pool numbers find their visitor by who held the number; the
+    # rest of the build reads that id as it reads a vendor's (`stages.numbers`).
+    Stage("number_holds", ("raw_number_assignments",), number_holds, "published"),
+    Stage(
+        "number_candidates",
+        ("current_calls", "number_holds", "number_pools"),
+        number_candidates,
+        "published",
+    ),
+    Stage(
+        "matched_calls",
+        ("current_calls", "number_candidates", "number_pools"),
+        matched_calls,
+        "scratch",
+    ),
+    Stage("calls", ("matched_calls", "sessions", "events"), merge_calls, "result"),
     *(
         # Leads and contacts read their `phone` from the lookup (stages.phones).
         Stage(
@@ -192,7 +208,7 @@ STAGES: tuple[Stage, ...] = (
     ),
     Stage(
         "identity_edges",
-        ("events", "current_calls", "leads", "contacts"),
+        ("events", "matched_calls", "leads", "contacts"),
         _identity_edges,
         "scratch",
     ),
@@ -262,12 +278,15 @@ def run_stages(
     on_stage: Callable[[str], None] = lambda _name: None,
     raw_crm: Mapping[str, ir.Table] | None = None,
     phone_numbers: ir.Table | None = None,
+    number_assignments: ir.Table | None = None,
 ) -> tuple[dict[str, ir.Table], list[StageInfo]]:
     """Run every stage; return the published tables by name and what each stage did.
 
     `raw_crm` holds the raw CRM tables by name (`raw_leads`, ...); missing ones are empty.
     `phone_numbers` is the build's lookup of numbers as written (`stages.phones`);
-    without it every number keeps the value of its import.
+    without it every number keeps the value of its import. `number_assignments` is
+    `raw_number_assignments` (none: empty); the pools come from `params` as the table
+    `number_pools` (`stages.numbers`).
     """
     tables = {
         "raw_events": raw_events,
@@ -275,6 +294,12 @@ def run_stages(
         **empty_crm(),
         **(raw_crm or {}),
         "phone_numbers": empty_lookup() if phone_numbers is None else phone_numbers,
+        "raw_number_assignments": (
+            ibis.memtable(RAW_TABLES["raw_number_assignments"].empty_table())
+            if number_assignments is None
+            else number_assignments
+        ),
+        "number_pools": pools_table(params),
     }
     rows: dict[str, int] = {}
 
