@@ -30,6 +30,7 @@ from touchpoint.cli_group import (
     root,
 )
 from touchpoint.cli_privacy import erase_command
+from touchpoint.cli_push import push_command
 from touchpoint.config import settings_markdown
 from touchpoint.errors import TouchpointError
 from touchpoint.report.safe_text import json_text, visible
@@ -165,6 +166,7 @@ def build_command(
 
 
 app.command("erase")(erase_command)  # DESIGN §16, in its own shell: cli_privacy.py
+app.command("push")(push_command)  # DESIGN §14, in its own shell: cli_push.py
 
 
 @sync_app.command("salesforce")

@@ -37,6 +37,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from support import salesforce_collections
+
 COMMON = ("Id", "IsDeleted", "CreatedDate", "LastModifiedDate", "SystemModstamp")
 SCHEMA: dict[str, set[str]] = {
     "Task": {
@@ -86,6 +88,7 @@ SCHEMA: dict[str, set[str]] = {
     },
     "Campaign": {*COMMON, "Name", "Type"},
 }
+SCHEMA.update(salesforce_collections.custom_schema())  # the objects `push salesforce` writes
 # Parent relationships a SELECT may follow: `Campaign.Name` reads the Campaign whose Id is CampaignId.
 PARENTS = {("CampaignMember", "Campaign"): "Campaign"}
 KEY_PREFIX = {
@@ -96,6 +99,7 @@ KEY_PREFIX = {
     "OpportunityContactRole": "00K",
     "CampaignMember": "00v",
     "Campaign": "701",
+    **salesforce_collections.KEY_PREFIXES,
 }
 DEFAULT_PAGE_SIZE = 2000
 LIMIT_EXCEEDED = ("REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
@@ -380,6 +384,7 @@ class SalesforceOrg:
         self.broken: dict[tuple[str, int], Broken] = {}  # (sobject, page) -> failure
         self.cursors: dict[str, tuple[str, list[dict[str, Any]]]] = {}
         self.seen: list[Seen] = []
+        self.collections = salesforce_collections.CollectionsState()  # upserts and deletes
         self.errors: list[str] = []  # handler crashes: a test that sees one fails
         self._ids = itertools.count(1)
         self._cursor_ids = itertools.count(1)
@@ -491,7 +496,8 @@ class SalesforceOrg:
             if method == "POST" and url.path == "/services/oauth2/token":
                 return self._token(headers, body)
             match = re.fullmatch(r"/services/data/v(\d+\.\d)/(query|queryAll)(?:/(.*))?", url.path)
-            if method != "GET" or not match:
+            collection = salesforce_collections.route(method, url.path)
+            if (method != "GET" or not match) and collection is None:
                 return self._log(target, 404, "NOT_FOUND", "The requested resource does not exist")
             token = (headers.get("Authorization") or "").removeprefix("Bearer ").strip()
             if token not in self.tokens or (
@@ -503,6 +509,11 @@ class SalesforceOrg:
             if self.api_used >= self.api_total:
                 return self._log(target, 403, *LIMIT_EXCEEDED)
             self.api_used += 1
+            if collection is not None:
+                answered = salesforce_collections.answer(self, collection, url.query, body)
+                self.seen.append(Seen(method, url.path, answered[0]))
+                return answered
+            assert match is not None
             version, resource, rest = match.groups()
             try:
                 if rest:
@@ -658,6 +669,8 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         self._answer(self.rfile.read(length))
+
+    do_PATCH = do_DELETE = do_POST  # sObject Collections (support.salesforce_collections)
 
     def _answer(self, body: bytes) -> None:
         org = self.server.org

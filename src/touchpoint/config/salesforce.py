@@ -17,6 +17,24 @@ SalesforceObject = Literal[
 SALESFORCE_OBJECTS: tuple[SalesforceObject, ...] = get_args(SalesforceObject)
 
 
+class SalesforcePushSettings(Section):
+    """`[salesforce.push]`: what `touchpoint push salesforce` writes into the org (DESIGN §14)."""
+
+    interval: OptionalDuration = Field(
+        "",
+        description='How often serve pushes, after its scheduled sync and build, e.g. "1h"; '
+        "empty: never.",
+    )
+    mapping: str = Field(
+        "touchpoint",
+        description="Which objects and fields to write: touchpoint (the shipped Touchpoint__c "
+        "objects), bizible2 (Marketo Measure's), or the path of a mapping TOML file.",
+    )
+    batch_size: int = Field(
+        200, ge=1, le=200, description="Records per sObject Collections call (at most 200)."
+    )
+
+
 class SalesforceSettings(Section):
     login_url: str = Field(
         "https://login.salesforce.com",
@@ -67,6 +85,10 @@ class SalesforceSettings(Section):
     )
     interval: OptionalDuration = Field(
         "", description='How often serve syncs and builds, e.g. "15m"; empty: never.'
+    )
+    push: SalesforcePushSettings = Field(
+        default_factory=SalesforcePushSettings,
+        description="What push salesforce writes: interval, mapping, batch_size.",
     )
     visitor_id_field: str = Field(
         "bizible2__BizibleId__c", description="Task field holding the visitor id."

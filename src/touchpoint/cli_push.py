@@ -1,0 +1,163 @@
+"""`touchpoint push DESTINATION` (DESIGN §14): parse, call the destination's push, print.
+
+Registered by cli.py. The destinations are `touchpoint.destinations.DESTINATIONS`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Callable, Iterator
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TaskID, TextColumn
+from rich.table import Table
+
+from touchpoint import console
+from touchpoint.cli_group import JsonFlag, command_context
+from touchpoint.destinations import DESTINATIONS, PushResult
+from touchpoint.errors import TouchpointError
+from touchpoint.report.safe_text import cell, markup
+
+COUNTS = ("records", "upserted", "created", "updated", "unchanged", "deleted", "rejected")
+EXAMPLE_FIELDS = 6
+
+
+def push_command(
+    ctx: typer.Context,
+    destination: Annotated[
+        str, typer.Argument(help=f"Where to: {', '.join(d.name for d in DESTINATIONS)}.")
+    ],
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="Show what would be written and deleted; send nothing."),
+    ] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Write the latest build's touchpoints and attribution into another system."""
+    chosen = {d.name: d for d in DESTINATIONS}.get(destination)
+    if chosen is None:
+        known = ", ".join(d.name for d in DESTINATIONS)
+        raise TouchpointError(f"unknown destination {destination!r}; known: {known}")
+    c = command_context(ctx)
+    settings = c.settings()
+    with _progress(quiet=c.quiet or as_json or dry_run) as on_batch:
+        result = chosen.push(settings, dry_run=dry_run, progress=on_batch)
+    print_push(result, quiet=c.quiet, as_json=as_json)
+
+
+@contextlib.contextmanager
+def _progress(quiet: bool) -> Iterator[Callable[[str, int, int], None]]:
+    """A bar per object while its records are sent."""
+    if quiet:
+        yield lambda _object, _done, _total: None
+        return
+    columns = (SpinnerColumn(), TextColumn("pushing {task.description}"), BarColumn())
+    with Progress(*columns, MofNCompleteColumn(), console=console.err, transient=True) as bars:
+        shown: dict[str, TaskID] = {}
+
+        def on_batch(name: str, done: int, total: int) -> None:
+            if name not in shown:
+                shown[name] = bars.add_task(markup(name), total=total)
+            bars.update(shown[name], completed=done, total=max(total, done))
+
+        yield on_batch
+
+
+def push_json(result: PushResult) -> str:
+    return json.dumps(
+        {
+            "destination": result.destination,
+            "target": result.target,
+            "dry_run": result.dry_run,
+            "stopped": result.stopped,
+            "api_usage": None
+            if result.api_used is None
+            else {"used": result.api_used, "total": result.api_total},
+            "seconds": round(result.seconds, 3),
+            "notes": result.notes,
+            "objects": [
+                {
+                    "object": o.name,
+                    **{count: getattr(o, count) for count in COUNTS},
+                    "to_upsert": o.to_upsert,
+                    "to_delete": o.to_delete,
+                    **({"examples": o.examples} if result.dry_run else {}),
+                }
+                for o in result.objects
+            ],
+            "rejects": [{"source": s, "reason": r} for s, r in result.rejects],
+        },
+        default=str,
+    )
+
+
+def print_push(result: PushResult, quiet: bool, as_json: bool) -> None:
+    if as_json:
+        console.print_json(push_json(result))
+    if quiet:
+        return
+    if result.stopped:
+        console.warn(result.stopped)
+    if as_json:
+        return
+    if result.dry_run:
+        _print_plan(result)
+        return
+    table = Table(title=f"push to {markup(result.target)}", title_justify="left")
+    table.add_column("object")
+    for count in COUNTS:
+        table.add_column(count, justify="right")
+    for o in result.objects:
+        table.add_row(cell(o.name), *(f"{getattr(o, count):,}" for count in COUNTS))
+    console.err.print(table)
+    usage = ""
+    if result.api_used is not None:
+        usage = f"; API usage {result.api_used:,} of {result.api_total:,} today"
+    console.note(
+        f"upserted {result.total('upserted'):,} records ({result.total('created'):,} created), "
+        f"deleted {result.total('deleted'):,}, {result.total('unchanged'):,} unchanged, "
+        f"{result.total('rejected'):,} rejected in {result.seconds:.1f}s{usage}"
+    )
+    _print_notes(result)
+
+
+def _print_plan(result: PushResult) -> None:
+    table = Table(title="dry run: nothing sent", title_justify="left")
+    for column in ("object", "records", "would upsert", "unchanged", "would delete", "rejected"):
+        table.add_column(column, justify="left" if column == "object" else "right")
+    for o in result.objects:
+        table.add_row(
+            cell(o.name),
+            *(f"{n:,}" for n in (o.records, o.to_upsert, o.unchanged, o.to_delete, o.rejected)),
+        )
+    console.err.print(table)
+    for o in result.objects:
+        if not o.examples:
+            continue
+        fields = [name for name in o.examples[0] if name != "external_id"][:EXAMPLE_FIELDS]
+        examples = Table(
+            title=f"{markup(o.name)}: the first records it would write", title_justify="left"
+        )
+        for name in fields:
+            examples.add_column(cell(name))
+        for example in o.examples:
+            examples.add_row(*(cell(_shown(example.get(name))) for name in fields))
+        console.err.print(examples)
+    _print_notes(result)
+
+
+def _print_notes(result: PushResult) -> None:
+    for note in result.notes:
+        console.note(f"  {note}")
+    for source, reason in result.rejects:
+        console.note(f"  rejected {source}: {reason}")
+    if result.total("rejected") and not result.dry_run:
+        console.note("  every reject is kept: touchpoint export rejects")
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={v}" for k, v in value.items())
+    return "" if value is None else str(value)
