@@ -26,6 +26,7 @@ from touchpoint.report import call_quality
 from touchpoint.report.explain import calls_with_id, explain_calls
 from touchpoint.report.openapi import openapi_document
 from touchpoint.report.period import Period
+from touchpoint.report.pool_records import PoolReport
 from touchpoint.report.reader import (
     DEFAULT_PEOPLE,
     DEFAULT_UNMERGED,
@@ -202,6 +203,13 @@ class Api:
         limit = int_param(request, "limit", call_quality.DEFAULT_ROWS, 1, 1000)
         return await self.answer(request, lambda r: r.call_quality(limit=limit, by=by), dated=True)
 
+    async def pools(self, request: Request) -> Response:
+        return await self.answer(
+            request,
+            lambda r: r.pool_report() or PoolReport(timezone=r.scope.timezone, pools=[]),
+            dated=True,
+        )
+
     async def trend(self, request: Request) -> Response:
         weeks = int_param(request, "weeks", DEFAULT_WEEKS, 1, 520)
         return await self.answer(
@@ -253,6 +261,7 @@ class Api:
             "/attribution/models": self.models,
             "/reconciliation": self.reconciliation,
             "/slices": self.slices,
+            "/pools": self.pools,
             "/trend": self.trend,
             "/people": self.people,
             "/people/{person_id}/journey": self.journey,

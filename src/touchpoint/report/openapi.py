@@ -11,6 +11,7 @@ from pydantic.json_schema import models_json_schema
 from touchpoint.report import call_quality
 from touchpoint.report import records as m
 from touchpoint.report.call_records import CallQuality
+from touchpoint.report.pool_records import PoolReport
 from touchpoint.report.slices import DEFAULT_ROWS, DIMENSIONS
 from touchpoint.report.unmerged import UNMERGED
 from touchpoint.stages.attribution.rows import MODELS
@@ -140,6 +141,11 @@ OPERATIONS: dict[str, tuple[str, type[BaseModel], list[dict[str, Any]]]] = {
             _int("limit", 1, 1000, DEFAULT_ROWS, "Most values per breakdown; the rest fold."),
             *PERIOD,
         ],
+    ),
+    "/api/pools": (
+        "Each number pool: utilisation per hour, ambiguous and fallback calls, the size needed",
+        PoolReport,
+        [*PERIOD],
     ),
     "/api/trend": (
         "Week by week in [site] timezone",

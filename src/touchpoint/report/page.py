@@ -35,10 +35,13 @@ from touchpoint.report.labels import (
     OUTCOME_LABELS,
     channel_color,
 )
+from touchpoint.report.pools import BUSY, rule_of_thumb
 from touchpoint.report.records import Journey, Report
 from touchpoint.report.terminal import count, money
 from touchpoint.stages.merge import OUTCOMES
 
+# The report's parts the page renders as HTML tables, not charts.
+HTML_TABLES = {"unmerged_calls", "journeys", "reconciliation", "slices", "call_quality", "pools"}
 MEASURES = (
     ("won_revenue", "Won"),
     ("open_pipeline", "Pipeline"),
@@ -203,7 +206,7 @@ def render_page(report: Report, *, served: bool = False, site_name: str = "") ->
         # The tables the page renders as HTML stay out of the charts' data.
         "report": report.model_dump(
             mode="json",
-            exclude={"unmerged_calls", "journeys", "reconciliation", "slices", "call_quality"},
+            exclude=HTML_TABLES,
         ),
         "journeys": [_journey_payload(j, zone) for j in report.journeys],
     }
@@ -236,6 +239,8 @@ def render_page(report: Report, *, served: bool = False, site_name: str = "") ->
         stage_seconds=sum(stage.seconds for stage in summary.stages),
         person_label=lambda j: person_label(j, summary.currency),
         local=local,
+        busy=BUSY,
+        rule_of_thumb=rule_of_thumb,
     )
     return page
 

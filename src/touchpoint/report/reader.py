@@ -20,6 +20,7 @@ from touchpoint.report import (
     call_quality,
     credit,
     journeys,
+    pools,
     queries,
     reconcile,
     slices,
@@ -28,6 +29,8 @@ from touchpoint.report import (
 from touchpoint.report.call_records import CallQuality
 from touchpoint.report.explain import MergeRule, merge_rule
 from touchpoint.report.period import Period
+from touchpoint.report.pool_records import PoolReport
+from touchpoint.report.pools import PoolShape
 from touchpoint.report.records import (
     Journey,
     Reconciliation,
@@ -50,6 +53,7 @@ class Reader:
     con: duckdb.DuckDBPyConnection
     rule: MergeRule
     scope: queries.Scope
+    pool_shapes: tuple[PoolShape, ...] = ()
 
     def model(self, wanted: str | None) -> str:
         """`wanted` when given (checked), else the default model for this build."""
@@ -88,6 +92,10 @@ class Reader:
         """Calls answered or not, first-time or repeat, qualified or not, by channel and campaign."""
         wanted = (by,) if by else tuple(call_quality.DIMENSIONS)
         return call_quality.call_quality(self.con, self.scope, limit, wanted)
+
+    def pool_report(self) -> PoolReport | None:
+        """How each number pool ran over the period; None when no pool is configured."""
+        return pools.pool_report(self.con, self.pool_shapes, self.scope)
 
     def summary(self, model: str | None = None) -> Summary:
         """The header: build, days covered and key numbers."""
@@ -191,6 +199,7 @@ class Reader:
             reconciliation=self.reconciliation(chosen),
             slices=self.slices(chosen),
             call_quality=self.call_quality(),
+            pools=self.pool_report(),
         )
 
 
@@ -206,7 +215,7 @@ def reading(settings: Settings) -> Iterator[Reader]:
     """A `Reader` over the latest published build."""
     scope = scope_of(settings)
     with open_snapshot(settings) as con:
-        yield Reader(con, merge_rule(con), scope)
+        yield Reader(con, merge_rule(con), scope, pools.pool_shapes(settings))
 
 
 def read_report(

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from touchpoint.report.call_records import CallQuality
 from touchpoint.report.lead_records import LeadReconciliation
+from touchpoint.report.pool_records import PoolReport
 
 
 class Record(BaseModel):
@@ -61,6 +62,7 @@ class ChannelOutcomes(Record):
     no_session: int
     no_visitor_id: int
     total: int
+    ambiguous: int = 0
 
 
 class OutcomeCount(Record):
@@ -318,6 +320,7 @@ class Report(Record):
     reconciliation: Reconciliation
     slices: Slices
     call_quality: CallQuality
+    pools: PoolReport | None = Field(None, description="Number pools; null when none is set.")
 
 
 class CallsByChannel(Record):

@@ -13,6 +13,8 @@ from rich.text import Text
 
 from touchpoint.report.call_records import CallQualityBreakdown, CallQualityRow
 from touchpoint.report.labels import MODEL_LABELS, OUTCOME_LABELS, window_words
+from touchpoint.report.pool_records import PoolReport
+from touchpoint.report.pools import BUSY, rule_of_thumb
 from touchpoint.report.records import Breakdown, Report, RevenueTotals
 from touchpoint.report.safe_text import cell, markup
 from touchpoint.stages.merge import OUTCOMES
@@ -67,6 +69,7 @@ def render(report: Report) -> Group:
         _outcomes(report),
         _calls_by_channel(report),
         *(_call_quality(report, b) for b in report.call_quality.breakdowns),
+        *([pools_table(report.pools)] if report.pools else []),
         _attribution(report),
         _reconciliation(report),
         *(_breakdown(report, b) for b in report.slices.breakdowns),
@@ -187,6 +190,40 @@ def _call_quality(report: Report, breakdown: CallQualityBreakdown) -> Group:
     for table in (answered, qualified):
         table.caption_justify = "left"
     return Group(answered, qualified)
+
+
+def pools_table(found: PoolReport) -> Table:
+    """Each number pool: how full it ran, its calls' matches, the size its traffic asks for."""
+    table = _table(
+        f"Number pools (hours in {found.timezone})",
+        "pool", "numbers", "hold", "peak use", f"hours ≥{BUSY:.0%}", "hours full", "calls",
+        "ambiguous", "fallback", "needed", "busiest hour",
+    )  # fmt: skip
+    for p in found.pools:
+        table.add_row(
+            cell(p.pool),
+            f"{p.size:,}",
+            f"{p.hold_minutes:g} min",
+            share(p.peak_utilisation),
+            f"{p.busy_hours:,}",
+            f"{p.exhausted_hours:,}",
+            f"{p.calls:,}",
+            share(p.ambiguous_share),
+            share(p.fallback_share),
+            f"{p.recommended_size:,}",
+            f"{p.busiest_hour_visitors:,}",
+            style="bold red" if p.recommended_size > p.size else None,
+        )
+    table.caption = (
+        "Peak use: most numbers held at once / numbers. Hours full: a visitor got the fallback. "
+        "Needed: the peak of visitors over their hold plus one hold, so no number is given "
+        "again within a hold of its release. Busiest hour: its visitors; vendors size a pool "
+        f"by them at ≤{BUSY:.0%} use ("
+        + ", ".join(f"{markup(p.pool)}: {rule_of_thumb(p):,}" for p in found.pools)
+        + "; docs/dni.md)."
+    )
+    table.caption_justify = "left"
+    return table
 
 
 def _attribution(report: Report) -> Table:
