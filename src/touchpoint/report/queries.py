@@ -29,7 +29,14 @@ from touchpoint.report.records import (
     WeekTrend,
     WindowWhatIf,
 )
-from touchpoint.stages.merge import MERGED, NO_SESSION, NO_VISITOR_ID, OUTCOMES, OUTSIDE_WINDOW
+from touchpoint.stages.merge import (
+    AMBIGUOUS,
+    MERGED,
+    NO_SESSION,
+    NO_VISITOR_ID,
+    OUTCOMES,
+    OUTSIDE_WINDOW,
+)
 
 if TYPE_CHECKING:  # explain reads ids through `lookup`, which reads `has_columns` here
     from touchpoint.report.explain import MergeRule
@@ -157,6 +164,7 @@ def calls_by_channel(
             no_session=grid[channel][NO_SESSION],
             no_visitor_id=grid[channel][NO_VISITOR_ID],
             total=sum(grid[channel].values()),
+            ambiguous=grid[channel][AMBIGUOUS],
         )
         for channel in ordered
     ]
