@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -14,7 +14,8 @@ from touchpoint.errors import TouchpointError
 from touchpoint.report.records import CallExplanationRecord
 from touchpoint.sources.salesforce.fields import salesforce_id_forms
 from touchpoint.sources.vendors import VENDORS
-from touchpoint.stages.merge import MERGED, NO_SESSION, NO_VISITOR_ID, OUTSIDE_WINDOW
+from touchpoint.stages.merge import AMBIGUOUS, MERGED, NO_SESSION, NO_VISITOR_ID, OUTSIDE_WINDOW
+from touchpoint.stages.numbers import FALLBACK, MATCHED, UNASSIGNED
 from touchpoint.store import open_snapshot
 
 
@@ -67,6 +68,7 @@ class MergeRule:
     window_us: int
     anchor: str
     visitor_id_fields: dict[str, str]  # by source system: where its records carry the id
+    pool_holds_us: dict[str, int] = field(default_factory=dict)  # DESIGN §15, by pool name
 
     def visitor_id_field(self, source_system: str) -> str:
         return self.visitor_id_fields.get(source_system, "the record's visitor_id")
@@ -81,7 +83,15 @@ def merge_rule(con: duckdb.DuckDBPyConnection) -> MergeRule:
         window_us=_window_us(merge_settings.get("window", "30m")),
         anchor=merge_settings.get("anchor", "session_start"),
         visitor_id_fields=_visitor_id_fields(built),
+        pool_holds_us=_pool_holds_us(built),
     )
+
+
+def _pool_holds_us(built: dict[str, Any]) -> dict[str, int]:
+    """Each pool's hold as the build ran: its `hold`, or the `[sessions] timeout`."""
+    timeout = built.get("sessions", {}).get("timeout", "30m")
+    pools = built.get("numbers", {}).get("pools", [])
+    return {pool["name"]: _window_us(pool.get("hold") or timeout) for pool in pools}
 
 
 def _visitor_id_fields(built: dict[str, Any]) -> dict[str, str]:
@@ -108,6 +118,7 @@ def explain_calls(
             [sorted(waiting)],
         )
         upcoming = {visitor: {"started_at": started} for visitor, started in cursor.fetchall()}
+    candidates = _candidates(con, calls)
     return [
         _explain(
             call,
@@ -115,9 +126,32 @@ def explain_calls(
             touchpoints.get(call["touchpoint_id"]),
             upcoming.get(call["visitor_id"]),
             rule,
+            candidates.get((call["source_system"], call["call_id"]), []),
         )
         for call in calls
     ]
+
+
+def _candidates(
+    con: duckdb.DuckDBPyConnection, calls: list[dict[str, Any]]
+) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    """The holds that made each pool call's candidates (`stages.numbers`), by call."""
+    asked = [c["call_id"] for c in calls if c.get("number_match") in (MATCHED, AMBIGUOUS)]
+    found = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'number_candidates'"
+    ).fetchone()
+    if not asked or not found or not found[0]:
+        return {}
+    cursor = con.execute(
+        "SELECT source_system, call_id, visitor_id, held_from, held_until FROM number_candidates "
+        "WHERE call_id IN (SELECT unnest(?::VARCHAR[])) ORDER BY held_from, visitor_id",
+        [sorted(set(asked))],
+    )
+    by_call: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for system, call_id, visitor, held_from, held_until in cursor.fetchall():
+        hold = {"visitor_id": visitor, "held_from": held_from, "held_until": held_until}
+        by_call.setdefault((system, call_id), []).append(hold)
+    return by_call
 
 
 def _rows_by(
@@ -145,6 +179,7 @@ def _explain(
     touchpoint: dict[str, Any] | None,
     upcoming: dict[str, Any] | None,
     rule: MergeRule,
+    candidates: list[dict[str, Any]] | None = None,
 ) -> CallExplanationRecord:
     window_us, anchor = rule.window_us, rule.anchor
     field = rule.visitor_id_field(call["source_system"])
@@ -185,7 +220,47 @@ def _explain(
     )
     own = touchpoint is not None and touchpoint.get("call_id") == call["call_id"]
     text = _sentences(call, session, explanation, anchor_at, own)
+    pool = _pool_sentences(call, candidates or [], rule)
+    if pool:
+        first, _, rest = text.partition("\n")
+        text = "\n".join(part for part in (first, pool, rest) if part)
     return CallExplanationRecord(**explanation, text=text)
+
+
+def _pool_sentences(call: dict[str, Any], candidates: list[dict[str, Any]], rule: MergeRule) -> str:
+    """How a call to a pool number found its visitor, or why it found none (DESIGN §15)."""
+    match, pool, number = call.get("number_match"), call.get("number_pool"), call["tracking_number"]
+    if match is None:
+        return ""
+    hold_us = rule.pool_holds_us.get(pool or "")
+    hold = "the pool's hold" if hold_us is None else f"the pool's hold ({_minutes(hold_us / 60e6)})"
+    held = "; ".join(
+        f"{c['visitor_id']} (held {_when(c['held_from'])} until {_when(c['held_until'])})"
+        for c in candidates
+    )
+    if match == FALLBACK:
+        return (
+            f"It rang {number}, the fallback number of pool {pool}: pool exhausted: the visitor "
+            "saw the fallback number, which every visitor gets while all the pool's numbers are "
+            "held, so it names no visitor."
+        )
+    if match == UNASSIGNED:
+        return (
+            f"It rang {number} of pool {pool}, but no visitor held that number at the call or "
+            f"within {hold} before it, so it names no visitor."
+        )
+    if match == MATCHED:
+        return (
+            f"It rang {number} of pool {pool}; the one visitor who held that number at the call "
+            f"or within {hold} before it was {held}, so the call takes that visitor's id."
+        )
+    return (
+        f"It rang {number} of pool {pool}, which {call.get('match_candidates')} visitors held at "
+        f"the call or within {hold} before it: {held}. Any of them may have called, so its "
+        "outcome is ambiguous: no session gets the call and it makes no touchpoint. A pool with more "
+        "numbers (touchpoint report shows the size it needs) keeps each number with one visitor "
+        "for a whole hold."
+    )
 
 
 def _sentences(
@@ -201,6 +276,13 @@ def _sentences(
     window = _minutes(e["window_minutes"])
     outcome = e["outcome"]
     counted = call.get("qualified") is not False
+    if outcome == AMBIGUOUS:
+        return "\n".join(lines)
+    if outcome == NO_VISITOR_ID and call.get("number_match") and not e["touchpoint_id"]:
+        lines.append("It is listed with outcome no_visitor_id and makes no touchpoint.")
+        if not counted:
+            lines.append(_not_counted(call))
+        return "\n".join(lines)
     if outcome == NO_VISITOR_ID:
         if counted and e["touchpoint_id"]:
             lines.append(
