@@ -13,7 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from touchpoint.demo.run import DemoRun
-from touchpoint.stages.merge import OUTCOMES
+from touchpoint.stages.merge import AMBIGUOUS, OUTCOMES
 
 VENDOR_NAMES = {"ctm": "CTM", "callrail": "CallRail", "invoca": "Invoca", "twilio": "Twilio"}
 
@@ -79,7 +79,7 @@ def _how_right(run: DemoRun, out: Console) -> None:
         f"through the vendor's own record of the visit. The rest came more than 30 minutes "
         f"after a visit no vendor recorded ({missed['outside_window']:,}), carried no visitor "
         f"id ({missed['no_visitor_id']:,}), or came from visitors whose browsing was never "
-        f"tracked ({missed['no_session']:,})."
+        f"tracked ({missed['no_session']:,})." + _ambiguous(outcome.by_outcome[AMBIGUOUS])
     )
     linked = sum(
         1
@@ -97,11 +97,21 @@ def _how_right(run: DemoRun, out: Console) -> None:
     )
 
 
+def _ambiguous(calls: int) -> str:
+    """The calls no one visitor could be named for (DESIGN §15), when there were any."""
+    if not calls:
+        return ""
+    return (
+        f" {calls:,} rang a pool number more than one visitor held within the pool's hold, "
+        "so touchpoint named none of them (ambiguous)."
+    )
+
+
 def _what_to_ask(run: DemoRun, out: Console) -> None:
     examples = {c["outcome"]: c["call_id"] for c in run.calls}
     prefix = f"touchpoint --db {run.database}"
     out.print("\nAsk why a call merged or not:")
-    for name in ("outside_window", "no_visitor_id", "merged"):
+    for name in ("outside_window", "no_visitor_id", "ambiguous", "merged"):
         if name in examples:
             out.print(escape(f"  {prefix} explain call {examples[name]}"), soft_wrap=True)
     out.print(escape(f"  {prefix} export calls --format csv | head"), soft_wrap=True)
