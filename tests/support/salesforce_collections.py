@@ -9,8 +9,8 @@ in order: `{"id", "success", "errors", "created"}`, errors as
 (`EXCEEDED_ID_LIMIT`, 400). Values are checked against the objects' describe:
 the touchpoint objects as `salesforce/force-app` in this repository defines
 them, Marketo Measure's `bizible2__` objects as
-`tests/fixtures/salesforce/bizible2-describe.json` writes them down
-(`STRING_TOO_LONG`, `INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST`,
+the shipped `bizible2` mapping declares them (Marketo Measure publishes its
+fields' names, not their types and limits) (`STRING_TOO_LONG`, `INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST`,
 `NUMBER_OUTSIDE_VALID_RANGE`, a lookup to a missing record
 `INVALID_CROSS_REFERENCE_KEY`, a relationship's external id that matches
 nothing `INVALID_FIELD` "Foreign key external ID: ... not found"). The shapes
@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import re
+import tomllib
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -32,14 +33,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
-from support.paths import FIXTURES, ROOT
+from support.paths import ROOT
 
 if TYPE_CHECKING:
     from support.salesforce_server import SalesforceOrg
 
 MAX_RECORDS = 200
 METADATA = ROOT / "salesforce" / "force-app" / "main" / "default" / "objects"
-BIZIBLE2 = FIXTURES / "salesforce" / "bizible2-describe.json"
+BIZIBLE2 = ROOT / "src" / "touchpoint" / "data" / "salesforce_mappings" / "bizible2.toml"
 _NS = {"m": "http://soap.sforce.com/2006/04/metadata"}
 _PATH = re.compile(r"/services/data/v(\d+\.\d)/composite/sobjects(?:/(\w+)/(\w+))?")
 TYPES = {  # metadata <type> -> describe type
@@ -105,20 +106,38 @@ def _from_metadata(root: Path) -> dict[str, dict[str, Describe]]:
     return objects
 
 
-def _from_json(path: Path) -> dict[str, dict[str, Describe]]:
+MAPPING_TYPES = {"text": "string", "number": "double", "checkbox": "boolean"}
+LOOKUPS = {"lead_id": "Lead", "contact_id": "Contact", "opportunity_id": "Opportunity"}
+
+
+def _from_mapping(path: Path) -> dict[str, dict[str, Describe]]:
+    """The objects a mapping writes, each field as the mapping declares it."""
     if not path.exists():
         return {}
-    document = json.loads(path.read_text())
-    return {
-        sobject: {
-            name: Describe(**{k: tuple(v) if k == "values" else v for k, v in spec.items()})
-            for name, spec in fields.items()
-        }
-        for sobject, fields in document["objects"].items()
-    }
+    document = tomllib.loads(path.read_text())
+    objects: dict[str, dict[str, Describe]] = {}
+    for table in (document["touchpoint"], document["attribution"]):
+        fields = objects.setdefault(table["object"], {})
+        fields[table["external_id"]] = Describe("string", "External Id", 255, external_id=True)
+        specs = list(table.get("fields", {}).values())
+        specs += [p for m in table.get("models", {}).values() for p in m.values()]
+        for spec in specs:
+            fields[spec["field"]] = Describe(
+                type=MAPPING_TYPES.get(spec["type"], spec["type"]),
+                label=spec["field"],
+                length=spec.get("length"),
+                precision=spec.get("precision"),
+                scale=spec.get("scale"),
+                values=tuple(spec.get("values", ())),
+                restricted=spec.get("restricted", True),
+            )
+        for link, name in table.get("links", {}).items():
+            target = LOOKUPS.get(link, document["touchpoint"]["object"])
+            fields[name] = Describe("reference", name, reference_to=target)
+    return objects
 
 
-CUSTOM: dict[str, dict[str, Describe]] = {**_from_metadata(METADATA), **_from_json(BIZIBLE2)}
+CUSTOM: dict[str, dict[str, Describe]] = {**_from_metadata(METADATA), **_from_mapping(BIZIBLE2)}
 KEY_PREFIXES = {sobject: f"a0{chr(65 + n)}" for n, sobject in enumerate(sorted(CUSTOM))}
 
 

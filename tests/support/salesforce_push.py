@@ -121,7 +121,7 @@ def pushed(world: World, *args: str) -> dict[str, Any]:
     return json.loads(done.stdout)
 
 
-def org_records(org: SalesforceOrg, sobject: str) -> list[dict[str, Any]]:
+def org_records(org: SalesforceOrg, sobject: str, fields: str = "") -> list[dict[str, Any]]:
     """The object's live records, read with simple-salesforce's query as a client reads them."""
     http = requests.Session()
     http.verify = str(org.ca)
@@ -129,7 +129,7 @@ def org_records(org: SalesforceOrg, sobject: str) -> list[dict[str, Any]]:
         instance_url=org.base_url, session_id=org.issue_token(), session=http, version="61.0"
     )
     try:
-        soql = f"SELECT {FIELDS[sobject]} FROM {sobject} ORDER BY Id"
+        soql = f"SELECT {fields or FIELDS[sobject]} FROM {sobject} ORDER BY Id"
         answer = api.query_all(soql, verify=str(org.ca))  # REQUESTS_CA_BUNDLE may say otherwise
     finally:
         http.close()

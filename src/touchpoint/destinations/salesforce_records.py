@@ -106,7 +106,10 @@ def read_records(con: duckdb.DuckDBPyConnection, mapping: Mapping) -> Records:
     tp = mapping.touchpoint
     out.records[tp.object] = []
     written: set[str] = set()
+    people_links = [link for link in tp.links if link in ("lead_id", "contact_id")]
     for row in rows:
+        if people_links and all(row[link] is None for link in people_links):
+            continue  # a lead's touchpoint where the object links contacts only
         made = _record(tp, row, row["touchpoint_id"], {}, out)
         if made is not None:
             out.records[tp.object].append(made)
