@@ -9,6 +9,7 @@ afterwards is read back through simple-salesforce's query, as a report would.
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,8 @@ from support.salesforce_push import (
 )
 from support.salesforce_server import Tls, make_tls
 from support.sync_setup import query
+from touchpoint.config import load_settings
+from touchpoint.sync.schedule import SyncSchedule
 
 
 @pytest.fixture(scope="module")
@@ -209,3 +212,14 @@ def test_a_dry_run_sends_nothing_and_shows_what_would_go(world: World) -> None:
     assert len(plan["objects"][0]["examples"]) == 3
     assert world.org.seen[since:] == []
     assert org_records(world.org, TOUCHPOINT) == []
+
+
+def test_serve_pushes_after_its_scheduled_sync_and_build(world: World) -> None:
+    world.settings(push={"interval": "1h"})
+    settings = load_settings(world.workdir / "touchpoint.toml")
+    schedule = SyncSchedule(settings, timedelta(hours=1), lambda _line: None)
+    first = schedule.run_once()
+    assert "; Salesforce push: 7 upserted, 0 deleted, 0 rejected; next in 1h" in first
+    assert len(org_records(world.org, TOUCHPOINT)) == 5
+    second = schedule.run_once()  # within the push's interval: sync and build only
+    assert "push" not in second and second.endswith("; next in 1h")

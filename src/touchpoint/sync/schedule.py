@@ -7,12 +7,16 @@ sources (one lock: the store has one writer); the first starts with the
 server, and a failed run (the API unreachable, the store busy with someone's
 `touchpoint build`) is one line and changes nothing for the next. Stopping
 asks a running sync to stop between pages; a build that has started finishes.
+After a run's build, each destination whose interval (`[salesforce.push]
+interval`) has passed since its last push is pushed (`destinations`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -26,6 +30,8 @@ Say = Callable[[str], None]
 T = TypeVar("T")
 # Syncs and builds of every schedule, one at a time.
 _ONE_RUN_AT_A_TIME = threading.Lock()
+# When each destination was last pushed (time.monotonic()), under that lock.
+_PUSHED_AT: dict[str, float] = {}
 
 
 @dataclass(frozen=True)
@@ -136,7 +142,33 @@ class SyncSchedule:
             build_line = f"build failed: {built}"
         else:
             build_line = f"build {built.build_id} published in {built.seconds:.1f}s"
-        return f"{sync_line}; {build_line}; next in {format_duration(self.interval)}"
+        pushes = "".join(f"; {line}" for line in _due_pushes(self.settings))
+        return f"{sync_line}; {build_line}{pushes}; next in {format_duration(self.interval)}"
+
+
+def _due_pushes(settings: Settings) -> list[str]:
+    """Push each destination whose interval has passed since its last push (one line each)."""
+    from touchpoint.destinations import DESTINATIONS
+
+    lines = []
+    for destination in DESTINATIONS:
+        text = destination.interval(settings).strip()
+        last = _PUSHED_AT.get(destination.name)
+        if not text or (
+            last is not None and time.monotonic() - last < parse_duration(text).total_seconds()
+        ):
+            continue
+        _PUSHED_AT[destination.name] = time.monotonic()
+        pushed = _attempt(functools.partial(destination.push, settings))
+        if isinstance(pushed, str):
+            lines.append(f"{destination.title} push failed: {pushed}")
+        else:
+            lines.append(
+                f"{destination.title} push: {pushed.total('upserted'):,} upserted, "
+                f"{pushed.total('deleted'):,} deleted, {pushed.total('rejected'):,} rejected"
+                + (f" ({pushed.stopped})" if pushed.stopped else "")
+            )
+    return lines
 
 
 def _attempt(run: Callable[[], T]) -> T | str:
