@@ -2,14 +2,13 @@
 
 The XML is checked against the rule table tests/fixtures/salesforce/metadata_rules.toml
 and the structure of Salesforce's own published samples (kept verbatim in
-tests/fixtures/salesforce/metadata/, which must pass the same checks); the `touchpoint`
-mapping against the metadata; the `bizible2` mapping against Marketo Measure's published
-documentation. With the Salesforce CLI (`sf`) on the PATH, it also converts the project.
+tests/fixtures/salesforce/metadata/, which must pass the same checks), and the
+`touchpoint` mapping against the metadata. With the Salesforce CLI (`sf`) on the PATH,
+it also converts the project. test_salesforce_mappings.py checks the mappings themselves.
 """
 
 from __future__ import annotations
 
-import fnmatch
 import json
 import os
 import re
@@ -17,13 +16,10 @@ import shutil
 import subprocess
 import tomllib
 import xml.etree.ElementTree as ET
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import pytest
-
-from touchpoint.stages.attribution.rows import MODELS
 
 ROOT = Path(__file__).parents[2]
 PROJECT = ROOT / "salesforce"
@@ -33,7 +29,6 @@ SAMPLES = FIXTURES / "metadata"
 RULES = tomllib.loads((FIXTURES / "metadata_rules.toml").read_text())
 NS = "{" + RULES["namespace"] + "}"
 MAPPINGS = ROOT / "src" / "touchpoint" / "data" / "salesforce_mappings"
-# The models Marketo Measure has (its Buyer Attribution Touchpoint's fields).
 MARKETO_MEASURE_MODELS = {
     "first_touch",
     "lead_creation",
@@ -225,55 +220,6 @@ def test_the_touchpoint_mapping_names_exactly_the_metadata_fields(section: str) 
     assert named == set(fields(object_name)), "the mapping and the metadata differ"
 
 
-def test_the_touchpoint_mapping_has_every_model() -> None:
-    assert set(mapping("touchpoint")["attribution"]["models"]) == set(MODELS)
-
-
-def test_the_bizible2_mapping_has_only_marketo_measures_models() -> None:
-    assert set(mapping("bizible2")["attribution"]["models"]) == MARKETO_MEASURE_MODELS
-    assert set(MODELS) >= MARKETO_MEASURE_MODELS
-
-
-def bizible2_names(document: Any) -> set[str]:
-    if isinstance(document, dict):
-        return set().union(*(bizible2_names(item) for item in document.values()))
-    if isinstance(document, str) and document.startswith("bizible2"):
-        return {document}
-    return set()
-
-
-def test_every_bizible2_name_is_in_marketo_measures_documentation() -> None:
-    pages = "\n".join(
-        path.read_text() for path in sorted((SAMPLES / "marketo-measure").glob("*.md"))
-    )
-    # The objects' API names appear in Salesforce's error messages the pages quote, one
-    # of them as Marketo Measure's own log spells it: bizible2_Bizible_Attribution_Touchpoint.
-    spellings = {
-        name.removesuffix("__c").replace("__", "_") for name in re.findall(r"\bbizible2_\w+", pages)
-    }
-    names = bizible2_names(mapping("bizible2"))
-    assert len(names) >= 20
-    for name in sorted(names):
-        assert name.endswith("__c") and name.startswith("bizible2__"), name
-        documented = name in pages or name.removesuffix("__c").replace("__", "_") in spellings
-        assert documented, f"{name} is not in Marketo Measure's documentation"
-    # Buyer Touchpoint has no documented lookup to the lead (it goes through Marketo
-    # Measure Person), nor Buyer Attribution Touchpoint to Buyer Touchpoint.
-    assert "lead_id" not in mapping("bizible2")["touchpoint"]["links"]
-    assert "touchpoint" not in mapping("bizible2")["attribution"]["links"]
-
-
-@pytest.mark.parametrize("name", ["touchpoint", "bizible2"])
-def test_the_shipped_mappings_load(name: str) -> None:
-    """Through the push's own loader (helper F's), as `[salesforce.push] mapping` names them."""
-    from touchpoint.destinations.salesforce_mapping import load_mapping
-
-    loaded = load_mapping(name)
-    document = mapping(name)
-    assert loaded.touchpoint.object == document["touchpoint"]["object"]
-    assert loaded.attribution.object == document["attribution"]["object"]
-
-
 def field_permissions(name: str) -> dict[str, tuple[str | None, str | None]]:
     return {
         value(grant, "field") or "": (value(grant, "readable"), value(grant, "editable"))
@@ -308,18 +254,39 @@ def test_the_permission_sets_grant_every_field(name: str, editable: str) -> None
     assert set(granted) <= set(all_fields())
 
 
-def test_the_push_user_may_write_and_delete_every_record() -> None:
+CRUD = {"allowCreate", "allowRead", "allowEdit", "allowDelete"}
+
+
+def granted(grants: dict[str, str]) -> set[str]:
+    return {permission for permission, on in grants.items() if on == "true"}
+
+
+def test_the_push_user_may_write_and_delete_the_records() -> None:
     push = object_permissions("Touchpoint_Push")
-    for object_name in objects():
-        assert set(push[object_name].values()) == {"true"}, object_name
-    for standard in ("Lead", "Contact", "Opportunity"):  # the lookups' targets
-        assert push[standard]["allowRead"] == "true"
-        assert push[standard]["allowEdit"] == "false"
+    # Touchpoints: every record, whoever owns it. Attribution touchpoints: those of the
+    # opportunities the user can read (their access is the opportunity's).
+    assert granted(push["Touchpoint__c"]) == CRUD | {"viewAllRecords", "modifyAllRecords"}
+    assert granted(push["Attribution_Touchpoint__c"]) == CRUD
+    for standard in ("Lead", "Contact", "Opportunity"):  # what the lookups point at
+        assert granted(push[standard]) == {"allowRead"}, standard
     reader = object_permissions("Touchpoint_Reader")
-    assert set(reader) == set(objects())
-    for grants in reader.values():
-        assert grants["allowRead"] == "true"
-        assert {k for k, v in grants.items() if v == "true"} == {"allowRead"}
+    assert set(reader) == set(objects()) | {"Opportunity"}
+    assert all(granted(grants) == {"allowRead"} for grants in reader.values())
+
+
+@pytest.mark.parametrize("name", ["Touchpoint_Push", "Touchpoint_Reader"])
+def test_a_detail_objects_permissions_come_with_read_on_its_master(name: str) -> None:
+    """Salesforce makes a detail object's permissions depend on its master's: a permission
+    set granting one without the other does not deploy as written."""
+    grants = object_permissions(name)
+    for object_name in objects():
+        for field in fields(object_name).values():
+            if value(field, "type") == "MasterDetail" and object_name in grants:
+                master = grants.get(value(field, "referenceTo") or "", {})
+                assert master.get("allowRead") == "true", (name, object_name)
+                for permission in ("viewAllRecords", "modifyAllRecords"):
+                    if grants[object_name][permission] == "true":
+                        assert master.get(permission) == "true", (name, object_name, permission)
 
 
 def test_the_manifest_lists_every_component() -> None:
@@ -357,16 +324,6 @@ def test_list_views_show_fields_that_exist() -> None:
         known = set(fields(path.parents[1].name)) | {"NAME"}
         columns = {c.text for c in parse(path).iter(NS + "columns")}
         assert columns and columns <= known, relative(path)
-
-
-def test_the_mappings_are_package_data() -> None:
-    patterns = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"][
-        "package-data"
-    ]
-    for name in ("touchpoint", "bizible2"):
-        path = f"data/salesforce_mappings/{name}.toml"
-        assert any(fnmatch.fnmatch(path, p) for p in patterns["touchpoint"]), path
-        assert resources.files("touchpoint").joinpath(path).is_file()
 
 
 @pytest.mark.skipif(shutil.which("sf") is None, reason="the Salesforce CLI (sf) is not installed")
