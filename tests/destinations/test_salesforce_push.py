@@ -223,3 +223,15 @@ def test_serve_pushes_after_its_scheduled_sync_and_build(world: World) -> None:
     assert len(org_records(world.org, TOUCHPOINT)) == 5
     second = schedule.run_once()  # within the push's interval: sync and build only
     assert "push" not in second and second.endswith("; next in 1h")
+
+
+def test_an_erased_persons_records_leave_the_org_with_the_next_push(world: World) -> None:
+    world.sync_and_build()
+    pushed(world)
+    erased = world.cli("erase", "--email", "c1@example.com")
+    assert erased.code == 0, erased.stderr
+    world.sync_and_build()
+    summary = pushed(world)
+    assert [o["deleted"] for o in summary["objects"]] == [1, 1]
+    assert world.contacts[0] not in {r["Contact__c"] for r in org_records(world.org, TOUCHPOINT)}
+    assert world.contacts[0] not in {r["Contact__c"] for r in org_records(world.org, ATTRIBUTION)}

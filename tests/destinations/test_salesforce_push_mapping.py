@@ -21,6 +21,14 @@ from support.salesforce_server import Tls, make_tls
 from touchpoint.destinations.salesforce_mapping import SHIPPED, FieldSpec, load_mapping
 from touchpoint.destinations.salesforce_records import Records, Refused, fit
 
+SHIPPED_TOUCHPOINT = (
+    Path(__file__).parents[2]
+    / "src"
+    / "touchpoint"
+    / "data"
+    / "salesforce_mappings"
+    / "touchpoint.toml"
+)
 BIZIBLE_TOUCHPOINT = "bizible2__Bizible_Touchpoint__c"
 BIZIBLE_ATTRIBUTION = "bizible2__Bizible_Attribution_Touchpoint__c"
 
@@ -79,8 +87,7 @@ def test_a_users_mapping_cuts_text_and_refuses_what_a_picklist_does_not_hold(
 ) -> None:
     mapping = world.workdir / "mine.toml"
     mapping.write_text(
-        (Path(__file__).parents[2] / "src/touchpoint/data/salesforce_mappings/touchpoint.toml")
-        .read_text()
+        SHIPPED_TOUCHPOINT.read_text()
         .replace(
             'channel = { field = "Channel__c", type = "text", length = 255 }',
             'channel = { field = "Channel__c", type = "text", length = 3 }',
@@ -119,8 +126,7 @@ def test_a_users_mapping_cuts_text_and_refuses_what_a_picklist_does_not_hold(
 def test_a_bad_mapping_is_one_line_naming_the_file_and_key(
     cli, workdir: Path, old: str, new: str, expected: str
 ) -> None:
-    shipped = Path(__file__).parents[2] / "src/touchpoint/data/salesforce_mappings/touchpoint.toml"
-    (workdir / "bad.toml").write_text(shipped.read_text().replace(old, new, 1))
+    (workdir / "bad.toml").write_text(SHIPPED_TOUCHPOINT.read_text().replace(old, new, 1))
     (workdir / "touchpoint.toml").write_text('[salesforce.push]\nmapping = "bad.toml"\n')
     line = one_error_line(cli("push", "salesforce").stderr)
     assert line.startswith("error: bad.toml: ")
@@ -211,3 +217,14 @@ def test_text_is_cut_between_characters_to_its_length(text: str, length: int) ->
     fitted = fit(FieldSpec("channel", "C__c", "text", length=length), text, "X.C__c", out)
     assert fitted == text[:length] and len(fitted) <= length
     assert out.cut.total() == (len(text) > length)
+
+
+def test_a_field_the_org_lacks_stops_the_push_with_one_line(world: World) -> None:
+    mapping = world.workdir / "mine.toml"
+    mapping.write_text(SHIPPED_TOUCHPOINT.read_text().replace('"Medium__c"', '"Medium_Typo__c"', 1))
+    world.settings(push={"mapping": str(mapping)})
+    world.sync_and_build()
+    line = one_error_line(world.cli("push", "salesforce").stderr)
+    assert "INVALID_FIELD: No such column 'Medium_Typo__c' on sobject of type Touchpoint__c" in line
+    assert "(check [salesforce.push] mapping against the org's fields" in line
+    assert "[salesforce] field settings" not in line

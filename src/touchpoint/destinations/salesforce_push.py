@@ -27,12 +27,14 @@ from touchpoint.destinations.destination import ObjectPush, Progress, PushResult
 from touchpoint.destinations.salesforce_collections import CollectionsClient, reason
 from touchpoint.destinations.salesforce_mapping import load_mapping
 from touchpoint.destinations.salesforce_records import OutRecord, Records, read_records
+from touchpoint.errors import TouchpointError
 from touchpoint.importers import reject_rows
 from touchpoint.sources.records import Reject
 from touchpoint.store import Store, open_snapshot
 from touchpoint.sync.salesforce_client import ApiLimitReached
 
 LEDGER = "salesforce_pushed"
+SYNC_HINT = " (check the [salesforce] field settings)"
 REJECT_SOURCE = "salesforce push"
 EXAMPLES = 3
 FIRST_REJECTS = 5
@@ -164,7 +166,14 @@ def _upsert(
 ) -> None:
     done, total, sent = plan.done, len(plan.send), 0
     for batch in _batches(plan.send, batch_size):
-        answers = client.upsert(done.name, external_id, [r.body for r in batch])
+        try:
+            answers = client.upsert(done.name, external_id, [r.body for r in batch])
+        except TouchpointError as exc:  # the whole call refused: a field the org lacks, ...
+            said = str(exc).replace(SYNC_HINT, "")
+            raise TouchpointError(
+                f"{said} (check [salesforce.push] mapping against the org's fields; "
+                f"{done.upserted:,} {done.name} records were written before it)"
+            ) from None
         now = _now()
         rows: list[tuple[Any, ...]] = []
         rejects: list[Reject] = []
