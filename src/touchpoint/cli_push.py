@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from typing import Annotated
 
 import typer
+from rich import box
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TaskID, TextColumn
 from rich.table import Table
 
@@ -105,10 +106,11 @@ def print_push(result: PushResult, quiet: bool, as_json: bool) -> None:
     if result.dry_run:
         _print_plan(result)
         return
-    table = Table(title=f"push to {markup(result.target)}", title_justify="left")
-    table.add_column("object")
+    where = markup(result.target) if result.target else "Salesforce: nothing to send"
+    table = Table(title=f"push to {where}", title_justify="left", box=box.SIMPLE_HEAD)
+    table.add_column("object", overflow="fold")
     for count in COUNTS:
-        table.add_column(count, justify="right")
+        table.add_column(count, justify="right", no_wrap=True)
     for o in result.objects:
         table.add_row(cell(o.name), *(f"{getattr(o, count):,}" for count in COUNTS))
     console.err.print(table)
@@ -124,9 +126,10 @@ def print_push(result: PushResult, quiet: bool, as_json: bool) -> None:
 
 
 def _print_plan(result: PushResult) -> None:
-    table = Table(title="dry run: nothing sent", title_justify="left")
-    for column in ("object", "records", "would upsert", "unchanged", "would delete", "rejected"):
-        table.add_column(column, justify="left" if column == "object" else "right")
+    table = Table(title="dry run: nothing sent", title_justify="left", box=box.SIMPLE_HEAD)
+    table.add_column("object", overflow="fold")
+    for column in ("records", "would upsert", "unchanged", "would delete", "rejected"):
+        table.add_column(column, justify="right", no_wrap=True)
     for o in result.objects:
         table.add_row(
             cell(o.name),

@@ -143,6 +143,8 @@ def test_the_command_names_what_it_knows(cli, workdir: Path) -> None:
     assert "batch_size" in one_error_line(cli("push", "salesforce").stderr)
     (workdir / "touchpoint.toml").write_text("")
     line = one_error_line(cli("push", "salesforce").stderr)
+    assert line.startswith("error: connect a Salesforce org first")
+    line = one_error_line(cli("push", "salesforce", "--dry-run").stderr)
     assert "nothing has been built yet" in line
 
 

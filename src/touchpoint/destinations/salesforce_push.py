@@ -74,6 +74,7 @@ def push_salesforce(
     started = time.perf_counter()
     push = settings.salesforce.push
     mapping = load_mapping(push.mapping)
+    client = None if dry_run else CollectionsClient(settings.salesforce)  # checks the sign-in
     with open_snapshot(settings) as con:
         records = read_records(con, mapping)
     result = PushResult(destination="salesforce", dry_run=dry_run, notes=records.notes())
@@ -81,10 +82,9 @@ def push_salesforce(
         ensure_ledger(store)
         plans = [_plan(store, records, obj.object, result) for obj in mapping.objects]
         _keep_local_rejects(store, records, result)
-        if dry_run or not any(plan.send or plan.gone for plan in plans):
+        if client is None or not any(plan.send or plan.gone for plan in plans):
             result.seconds = time.perf_counter() - started
             return result  # nothing to send: not even a sign-in
-        client = CollectionsClient(settings.salesforce)
         try:
             client.connect()
             result.target = client.instance_url
