@@ -106,6 +106,8 @@ def settings_in_force(
         value = now
         for part in name.split("."):
             value = value[part]
+        if isinstance(value, dict):  # a nested section ([destinations.google-ads]): its secrets too
+            value = masked_secrets(value, name + ".")
         shown = json.dumps(value) if not isinstance(value, str) else f'"{value}"'
         if name in SECRET_SETTINGS and value:
             shown = f'"{MASK}"'

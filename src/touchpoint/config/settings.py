@@ -15,6 +15,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from touchpoint.config.destinations import DestinationsSettings
 from touchpoint.config.numbers import NumbersInRegion, NumbersSettings
 from touchpoint.config.salesforce import SalesforceSettings
 from touchpoint.config.sections import (
@@ -68,6 +69,7 @@ class Settings(BaseSettings):
     identity: IdentitySettings = IdentitySettings()
     crm: CrmSettings = CrmSettings()
     salesforce: SalesforceSettings = SalesforceSettings()
+    destinations: DestinationsSettings = DestinationsSettings()
     callrail: CallRailSettings = CallRailSettings()
     ctm: CtmSettings = CtmSettings()
     store: StoreSettings = StoreSettings()
