@@ -82,6 +82,11 @@ def push_salesforce(
         ensure_ledger(store)
         plans = [_plan(store, records, obj.object, result) for obj in mapping.objects]
         _keep_local_rejects(store, records, result)
+        stale = [(plan.done.name, external_id) for plan in plans for external_id in plan.stale]
+        if stale and not dry_run:
+            store.con.executemany(
+                f"DELETE FROM {LEDGER} WHERE object = ? AND external_id = ?", stale
+            )
         if client is None or not any(plan.send or plan.gone for plan in plans):
             result.seconds = time.perf_counter() - started
             return result  # nothing to send: not even a sign-in
@@ -116,6 +121,7 @@ class _Plan:
     done: ObjectPush
     send: list[OutRecord]
     gone: list[tuple[str, str]]  # (external id, Salesforce id) to delete
+    stale: list[str]  # refused once, never written, now gone from the build: forgotten
 
 
 def _plan(store: Store, records: Records, sobject: str, result: PushResult) -> _Plan:
@@ -137,10 +143,11 @@ def _plan(store: Store, records: Records, sobject: str, result: PushResult) -> _
         for external_id, pushed in sorted(before.items())
         if external_id not in kept and pushed.salesforce_id
     ]
+    stale = [e for e, pushed in before.items() if e not in kept and not pushed.salesforce_id]
     done.to_upsert, done.to_delete = len(send), len(gone)
     done.rejected = len(refused_here)
     done.examples = [{"external_id": r.external_id, **r.body} for r in send[:EXAMPLES]]
-    return _Plan(done, send, gone)
+    return _Plan(done, send, gone, stale)
 
 
 def _keep_local_rejects(store: Store, records: Records, result: PushResult) -> None:
