@@ -23,6 +23,7 @@ from starlette.types import Receive, Scope, Send
 from touchpoint.collect.endpoint import CollectEndpoint, Collector
 from touchpoint.collect.guards import OriginPolicy, RateLimiter
 from touchpoint.collect.limits import ByteBudget
+from touchpoint.collect.numbers import NumbersEndpoint
 from touchpoint.collect.segments import IntakeLog, SegmentWriter, intake_dir, recover_abandoned
 from touchpoint.collect.snippet import Snippet
 from touchpoint.collect.webhooks import webhook_routes
@@ -72,11 +73,14 @@ def create_app(settings: Settings, token: str, routes: Sequence[BaseRoute] = ())
     )
     snippet = Snippet.build(settings.collector, settings.numbers.pools)
 
+    numbers = NumbersEndpoint(settings, collector)
+
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         directory = intake_dir(settings)
         directory.mkdir(parents=True, exist_ok=True)
         recover_abandoned(directory)  # segments of a server that crashed here before
+        await numbers.start(directory)  # every number hold the log has (DESIGN §15)
         log = IntakeLog(
             SegmentWriter(
                 directory,
@@ -96,6 +100,7 @@ def create_app(settings: Settings, token: str, routes: Sequence[BaseRoute] = ())
             with contextlib.suppress(asyncio.CancelledError):
                 await rotating
             await log.close()
+            numbers.close()
 
     async def serve_snippet(request: Request) -> Response:
         return snippet_response(snippet, request)
@@ -104,6 +109,7 @@ def create_app(settings: Settings, token: str, routes: Sequence[BaseRoute] = ())
     app = TouchpointApp(
         routes=[
             Route("/collect", collect),
+            Route("/numbers", numbers),
             Route("/tp.js", serve_snippet, methods=["GET", "HEAD"]),
             Route("/healthz", healthz, methods=["GET", "HEAD"]),
             *webhook_routes(settings, collector),

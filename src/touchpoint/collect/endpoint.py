@@ -5,6 +5,8 @@ before the body is read or parsed. Events are acknowledged only when their
 records are on disk: 204 when all were accepted, 200 with the rejects
 (DESIGN §9), 400 / 413 / 415 / 429 for requests that are refused whole, 503
 when the log cannot be written (the client keeps the events and retries).
+`admit` and `append_or_refuse` are those checks and that write, for every
+public POST endpoint of the collector (`/numbers` too).
 """
 
 from __future__ import annotations
@@ -82,6 +84,91 @@ class _Request:
                 self.dnt = value.strip() == b"1"
 
 
+@dataclass(frozen=True, slots=True)
+class Admitted:
+    """A request that passed the checks every public POST endpoint shares (`admit`)."""
+
+    body: bytes
+    headers: _Request
+    client_ip: str | None
+    cors: list[tuple[bytes, bytes]]
+    # "bots", "gpc" or "dnt": honoured (and counted): nothing of the request may be kept.
+    quiet: str | None
+
+
+async def admit(
+    c: Collector, scope: Scope, receive: Receive, send: Send, what: str = "events"
+) -> Admitted | None:
+    """Origin, preflight, method, rate, size, content type, byte budget, then the body,
+    bots, GPC and DNT, cheapest first; None when the request was answered already."""
+    request = _Request(scope)
+    cors = _cors_headers(request.origin)
+    if not c.origins.allows(request.origin, request.host):
+        await answer(send, 403, {"error": f"this site may not send {what} here"})
+        return None
+    method = scope["method"]
+    if method == "OPTIONS":
+        await answer(send, 204, None, [*cors, *_PREFLIGHT])
+        return None
+    if method != "POST":
+        await answer(send, 405, {"error": f"POST {what} here"}, [(b"allow", b"POST")])
+        return None
+    client = scope.get("client")
+    client_ip = client[0] if client else None
+    key = client_key(client_ip)
+    if c.limiter.enabled:
+        wait = c.limiter.wait(key)
+        if wait:
+            await _too_many(send, cors, wait)
+            return None
+    limit = c.settings.max_body_bytes
+    if request.content_length is not None and request.content_length > limit:
+        await _too_large(send, cors, limit)
+        return None
+    if request.content_type not in BODY_TYPES:
+        await answer(send, 415, {"error": "send JSON or text/plain"}, cors)
+        return None
+    if c.budget.enabled:
+        wait = c.budget.wait(key, request.content_length or 0)
+        if wait:
+            await _too_many(send, cors, wait, close=True)
+            return None
+    try:
+        body = await _read_body(receive, limit, c.budget, key)
+    except OverBudget:
+        await _too_many(send, cors, c.budget.wait(key), close=True)
+        return None
+    if body is None:
+        await _too_large(send, cors, limit)
+        return None
+    quiet = None
+    if c.settings.drop_bots and is_bot(request.user_agent):
+        quiet = "bots"
+    elif c.settings.honor_gpc and request.gpc:
+        quiet = "gpc"
+    elif c.settings.honor_dnt and request.dnt:
+        quiet = "dnt"  # honoured as GPC is: nothing of the request is kept
+    if quiet is not None:
+        c.counts[quiet] += 1
+    return Admitted(body, request, client_ip, cors, quiet)
+
+
+async def append_or_refuse(
+    c: Collector, records: bytes, cors: list[tuple[bytes, bytes]], send: Send
+) -> bool:
+    """Append framed records to the log; False (and 503 answered) when they are not on disk."""
+    if c.log is None:
+        await answer(send, 503, {"error": "the collector is starting"}, cors)
+        return False
+    try:
+        await c.log.append(records)
+    except OSError:
+        retry = [(b"retry-after", b"5")]
+        await answer(send, 503, {"error": "cannot store events now"}, [*cors, *retry])
+        return False
+    return True
+
+
 class CollectEndpoint:
     """The ASGI app behind `/collect`."""
 
@@ -90,65 +177,27 @@ class CollectEndpoint:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         c = self.collector
-        request = _Request(scope)
-        cors = _cors_headers(request.origin)
-        if not c.origins.allows(request.origin, request.host):
-            return await answer(send, 403, {"error": "this site may not send events here"})
-        method = scope["method"]
-        if method == "OPTIONS":
-            return await answer(send, 204, None, [*cors, *_PREFLIGHT])
-        if method != "POST":
-            return await answer(send, 405, {"error": "POST events here"}, [(b"allow", b"POST")])
-        client = scope.get("client")
-        client_ip = client[0] if client else None
-        key = client_key(client_ip)
-        if c.limiter.enabled:
-            wait = c.limiter.wait(key)
-            if wait:
-                return await _too_many(send, cors, wait)
-        limit = c.settings.max_body_bytes
-        if request.content_length is not None and request.content_length > limit:
-            return await _too_large(send, cors, limit)
-        if request.content_type not in BODY_TYPES:
-            return await answer(send, 415, {"error": "send JSON or text/plain"}, cors)
-        if c.budget.enabled:
-            wait = c.budget.wait(key, request.content_length or 0)
-            if wait:
-                return await _too_many(send, cors, wait, close=True)
-        try:
-            body = await _read_body(receive, limit, c.budget, key)
-        except OverBudget:
-            return await _too_many(send, cors, c.budget.wait(key), close=True)
-        if body is None:
-            return await _too_large(send, cors, limit)
-        if c.settings.drop_bots and is_bot(request.user_agent):
-            c.counts["bots"] += 1
+        admitted = await admit(c, scope, receive, send)
+        if admitted is None:
+            return None
+        cors = admitted.cors
+        if admitted.quiet is not None:
             return await answer(send, 204, None, cors)  # dropped quietly: nothing to retry
-        if c.settings.honor_gpc and request.gpc:
-            c.counts["gpc"] += 1
-            return await answer(send, 204, None, cors)
-        if c.settings.honor_dnt and request.dnt:
-            c.counts["dnt"] += 1  # honoured as GPC is: nothing of the request is kept
-            return await answer(send, 204, None, cors)
         try:
-            events = read_batch(body, c.settings.max_events_per_batch)
+            events = read_batch(admitted.body, c.settings.max_events_per_batch)
         except NotABatch as exc:
             return await answer(send, 400, {"error": str(exc)}, cors)
         except TooManyEvents as exc:
             return await answer(send, 413, {"error": str(exc)}, cors)
+        client_ip = admitted.client_ip
         arrival = Arrival(
             received_at=datetime.now(UTC).replace(tzinfo=None),
-            user_agent=request.user_agent,
+            user_agent=admitted.headers.user_agent,
             client_ip=truncate_ip(client_ip) if c.settings.store_ip else None,
         )
         collected = collect(events, arrival, c.rules)
-        if c.log is None:
-            return await answer(send, 503, {"error": "the collector is starting"}, cors)
-        try:
-            await c.log.append(b"".join(collected.records))
-        except OSError:
-            retry = [(b"retry-after", b"5")]
-            return await answer(send, 503, {"error": "cannot store events now"}, [*cors, *retry])
+        if not await append_or_refuse(c, b"".join(collected.records), cors, send):
+            return None
         c.counts["accepted"] += collected.accepted
         c.counts["rejected"] += len(collected.rejected)
         if not collected.rejected:
