@@ -30,14 +30,19 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import duckdb
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from support.collector_server import Server, clean_env, start
 from support.number_assignments import land_assignments
 from support.raw_calls import land_raw_calls
 from support.report_world import touchpoint
 from touchpoint.config import load_settings
+from touchpoint.report.pools import PoolShape, pool_report
+from touchpoint.report.queries import Scope
 
 pytestmark = pytest.mark.slow
 
@@ -46,6 +51,7 @@ TOKEN = "number-pools-test-token-0123"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 HOLD = timedelta(minutes=30)
 ZONE = ZoneInfo("America/Chicago")
+FALLBACK_NUMBER = "+15125550199"
 
 
 @pytest.fixture(scope="module")
@@ -196,3 +202,56 @@ def test_the_api_and_the_dashboard_show_what_the_report_does(world, pools, serve
         "2026-03-02 09:00",
         "2026-03-02 10:00",
     ]
+
+
+# The invariants on any holds, on a DuckDB table of the shape the build publishes.
+_spans = st.lists(
+    st.tuples(
+        st.sampled_from(["+15125550101", "+15125550102", "+15125550103", FALLBACK_NUMBER]),
+        st.sampled_from([f"w{i}" for i in range(6)]),
+        st.integers(0, 6 * 60),  # start, minutes after 2026-03-02 14:00 UTC
+        st.integers(1, 90),  # length in minutes
+    ),
+    max_size=25,
+)
+
+
+@given(_spans)
+def test_peaks_and_the_needed_size_are_those_of_a_plain_sweep(spans):
+    base = datetime(2026, 3, 2, 14, 0)
+    rows = [
+        ("main", number, visitor, base + timedelta(minutes=a), base + timedelta(minutes=a + n),
+         number == FALLBACK_NUMBER)
+        for number, visitor, a, n in spans
+    ]  # fmt: skip
+    con = duckdb.connect()
+    con.execute(
+        "CREATE TABLE number_holds (pool VARCHAR, number VARCHAR, visitor_id VARCHAR, "
+        "held_from TIMESTAMP, held_until TIMESTAMP, fallback BOOLEAN)"
+    )
+    if rows:
+        con.executemany("INSERT INTO number_holds VALUES (?, ?, ?, ?, ?, ?)", rows)
+    shape = PoolShape("main", 3, HOLD)
+    found = pool_report(con, (shape,), Scope("America/Chicago", "USD"))
+    assert found is not None
+    (main,) = found.pools
+    utc = [(r[3].replace(tzinfo=UTC), r[4].replace(tzinfo=UTC), r[5]) for r in rows]
+    held = [(s, e) for s, e, fallback in utc if not fallback]
+    assert main.peak_held == _peak(held)
+    assert main.recommended_size == _peak([(s, e + HOLD) for s, e, _f in utc])
+    for hour in main.hours:
+        start = datetime.fromisoformat(hour.hour).replace(tzinfo=ZONE).astimezone(UTC)
+        end = start + timedelta(hours=1)
+        clipped = [(max(s, start), min(e, end)) for s, e in held if s < end and e > start]
+        assert hour.peak_held == _peak(clipped)
+        assert hour.fallback_served == len(
+            {r[2] for r, (s, _e, f) in zip(rows, utc, strict=True) if f and start <= s < end}
+        )
+    # Every hour with a number held at some moment is listed, and no other.
+    listed = {h.hour for h in main.hours}
+    for s, e in held:
+        moment = s
+        while moment < e:
+            local = moment.astimezone(ZONE).strftime("%Y-%m-%dT%H:00")
+            assert local in listed
+            moment += timedelta(minutes=1)
