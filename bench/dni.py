@@ -23,16 +23,32 @@ of thumb give for the same traffic (docs/dni.md quotes them).
 from __future__ import annotations
 
 import argparse
-import heapq
+import functools
 import math
 import random
 import time
-from bisect import bisect_left
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
 
+import ibis
+import pyarrow as pa
 from rich.console import Console
 from rich.table import Table
+
+from touchpoint.collect.numbers_state import PoolState
+from touchpoint.schema import RAW_NUMBER_ASSIGNMENTS
+from touchpoint.stages.numbers import (
+    AMBIGUOUS,
+    MATCHED,
+    matched_calls,
+    number_candidates,
+    number_holds,
+    pools_table,
+)
+from touchpoint.stages.numbers import FALLBACK as FALLBACK_MATCH
+from touchpoint.stages.params import BuildParams
 
 # Share of the busiest hour's rate, by hour of the day (site time) and by weekday.
 HOURLY = (
@@ -50,6 +66,8 @@ RETURNING_SHARE = 0.2  # visits by a visitor of an earlier day
 SIZES = (4, 8, 12, 16, 24, 32, 48)
 HOLDS = ("15m", "30m", "60m")
 OUTCOMES = ("right", "ambiguous", "fallback", "wrong", "unmatched")
+REPLACE, FALLBACK = "+15125550100", "+15125550199"
+START_US = 1_772_409_600_000_000  # 2026-03-02, a Monday
 
 
 @dataclass(frozen=True)
@@ -57,48 +75,6 @@ class Visit:
     visitor: str
     views: tuple[float, ...]  # seconds since the start of the month
     call_at: float | None  # None: no call
-
-
-@dataclass
-class Pool:
-    """The assigner of DESIGN §15: keep while held, else the least recently released."""
-
-    numbers: list[str]
-    hold_s: float
-    fallback: str = "fallback"
-    # number -> (visitor, held until); free numbers in a heap by release time.
-    held: dict[str, tuple[str, float]] = field(default_factory=dict)
-    by_visitor: dict[str, str] = field(default_factory=dict)
-    free: list[tuple[float, int, str]] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        self.order = {n: i for i, n in enumerate(self.numbers)}
-        self.free = [(-math.inf, i, n) for i, n in enumerate(self.numbers)]
-        heapq.heapify(self.free)
-        self.expiry: list[tuple[float, str, str]] = []
-
-    def _release_expired(self, now: float) -> None:
-        while self.expiry and self.expiry[0][0] < now:
-            until, number, visitor = heapq.heappop(self.expiry)
-            current = self.held.get(number)
-            if current == (visitor, until):
-                del self.held[number]
-                del self.by_visitor[visitor]
-                heapq.heappush(self.free, (until, self.order[number], number))
-
-    def assign(self, visitor: str, now: float) -> tuple[str, float]:
-        """The number `visitor` sees at `now` and until when it is held."""
-        self._release_expired(now)
-        until = now + self.hold_s
-        number = self.by_visitor.get(visitor)
-        if number is None:
-            if not self.free:
-                return self.fallback, until
-            _released, _i, number = heapq.heappop(self.free)
-            self.by_visitor[visitor] = number
-        self.held[number] = (visitor, until)
-        heapq.heappush(self.expiry, (until, number, visitor))
-        return number, until
 
 
 def visits(days: int, peak_per_hour: float, rng: random.Random) -> list[Visit]:
@@ -134,64 +110,110 @@ def visits(days: int, peak_per_hour: float, rng: random.Random) -> list[Visit]:
 
 @dataclass(frozen=True)
 class Hold:
-    number: str
     visitor: str
     start: float
     end: float
 
 
-def simulate(found: list[Visit], size: int, hold_s: float) -> tuple[list[Hold], list[tuple]]:
-    """Every page view through the assigner; the holds (merged per visitor and number) and
-    the calls as (time, number called, true visitor)."""
-    pool = Pool([f"+1512555{n:04d}" for n in range(size)], hold_s)
+def simulate(found: list[Visit], size: int, hold_s: float) -> tuple[pa.Table, pa.Table]:
+    """Every page view through the collector's assigner, as `POST /numbers` asks it; the
+    `raw_number_assignments` rows it would log, and the calls to the numbers shown."""
+    numbers = [f"+1512555{n:04d}" for n in range(size)]
+    pool = PoolState("main", numbers, REPLACE, FALLBACK)
+    hold_us = int(hold_s * 1_000_000)
     views = sorted((at, i) for i, v in enumerate(found) for at in v.views)
     shown: dict[int, str] = {}
-    open_holds: dict[tuple[str, str], list[float]] = {}
-    holds: list[Hold] = []
+    logged: dict[str, list] = defaultdict(list)
     for at, i in views:
+        now_us = START_US + int(at * 1_000_000)
         visitor = found[i].visitor
-        number, until = pool.assign(visitor, at)
-        shown[i] = number
-        if number == pool.fallback:
-            continue
-        key = (number, visitor)
-        current = open_holds.get(key)
-        if current and current[1] >= at:
-            current[1] = until
-        else:
-            if current:
-                holds.append(Hold(number, visitor, current[0], current[1]))
-            open_holds[key] = [at, until]
-    holds += [Hold(n, v, s, e) for (n, v), (s, e) in open_holds.items()]
-    calls = [(v.call_at, shown[i], v.visitor) for i, v in enumerate(found) if v.call_at]
-    return holds, calls
+        got = pool.assign(visitor, now_us, hold_us)
+        shown[i] = got.number
+        if got.logged:
+            for name, value in (
+                ("assignment_id", f"{len(logged['pool'])}"),
+                ("pool", "main"),
+                ("number", got.number),
+                ("visitor_id", visitor),
+                ("assigned_at", _moment(now_us)),
+                ("assigned_us", now_us),
+                ("held_until", _moment(got.held_until_us)),
+                ("held_until_us", got.held_until_us),
+                ("fallback", got.fallback),
+                ("channel", None),
+                ("received_at", _moment(now_us)),
+                ("origin", "bench"),
+            ):
+                logged[name].append(value)
+    assignments = pa.Table.from_pydict(logged, schema=RAW_NUMBER_ASSIGNMENTS)
+    made = [(i, v) for i, v in enumerate(found) if v.call_at is not None]
+    calls = pa.table(
+        {
+            "source_system": ["twilio"] * len(made),
+            "call_id": [f"CA{i:032x}" for i, _v in made],
+            "visitor_id": pa.array([None] * len(made), pa.string()),
+            "called_us": pa.array(
+                [START_US + int((v.call_at or 0) * 1_000_000) for _i, v in made], pa.int64()
+            ),
+            "tracking_number": [shown[i] for i, _v in made],
+            "caller": [v.visitor for _i, v in made],
+        }
+    )
+    return assignments, calls
 
 
-def match(holds: list[Hold], calls: list[tuple], hold_s: float) -> dict[str, int]:
-    """DESIGN §15's rule: the visitors whose hold meets [t - hold, t]."""
-    by_number: dict[str, list[Hold]] = defaultdict(list)
-    for h in holds:
-        by_number[h.number].append(h)
-    starts = {}
-    for number, found in by_number.items():
-        found.sort(key=lambda h: h.start)
-        starts[number] = [h.start for h in found]
+@functools.cache
+def duckdb_backend() -> Any:
+    """One in-memory DuckDB backend for every run."""
+    return ibis.duckdb.connect()
+
+
+def _moment(us: int) -> datetime:
+    return datetime.fromtimestamp(us / 1_000_000, UTC).replace(tzinfo=None)
+
+
+def match(assignments: pa.Table, calls: pa.Table, size: int, hold_s: float) -> dict[str, int]:
+    """The build's stages (`number_holds`, `number_candidates`, `matched_calls`) on DuckDB,
+    each call's match held against the visitor who really called."""
+    hold_us = int(hold_s * 1_000_000)
+    numbers = [f"+1512555{n:04d}" for n in range(size)]
+    params = BuildParams(
+        session_timeout_us=hold_us,
+        merge_window_us=hold_us,
+        merge_anchor="session_start",
+        internal_domains=(),
+        number_pools=(
+            *(("main", number, False, hold_us) for number in numbers),
+            ("main", FALLBACK, True, hold_us),
+        ),
+    )
+    call_table = ibis.memtable(calls)
+    pools = pools_table(params)
+    holds = number_holds(ibis.memtable(assignments), params)
+    candidates = number_candidates(call_table, holds, pools, params)
+    matched = matched_calls(call_table, candidates, pools, params)
     counts = dict.fromkeys(OUTCOMES, 0)
-    longest = max((h.end - h.start for h in holds), default=0.0)
-    for t, number, truth in calls:
-        if number == "fallback":
-            counts["fallback"] += 1
-            continue
-        found = by_number.get(number, [])
-        first = bisect_left(starts.get(number, []), t - hold_s - longest)
-        candidates = {h.visitor for h in found[first:] if h.start <= t and h.end >= t - hold_s}
-        if len(candidates) > 1:
-            counts["ambiguous"] += 1
-        elif not candidates:
-            counts["unmatched"] += 1
-        else:
-            counts["right" if candidates == {truth} else "wrong"] += 1
+    for row in duckdb_backend().to_pyarrow(matched).to_pylist():
+        outcome = {MATCHED: "right", AMBIGUOUS: "ambiguous", FALLBACK_MATCH: "fallback"}.get(
+            row["number_match"], "unmatched"
+        )
+        if outcome == "right" and row["visitor_id"] != row["caller"]:
+            outcome = "wrong"
+        counts[outcome] += 1
     return counts
+
+
+def spans(found: list[Visit], hold_s: float) -> list[Hold]:
+    """Each visitor's unbroken holds with numbers to spare: a request while held renews."""
+    requests = sorted((at, v.visitor) for v in found for at in v.views)
+    own: dict[str, list[list[float]]] = defaultdict(list)
+    for at, visitor in requests:
+        held = own[visitor]
+        if held and at <= held[-1][1]:
+            held[-1][1] = at + hold_s
+        else:
+            held.append([at, at + hold_s])
+    return [Hold(v, a, b) for v, held in own.items() for a, b in held]
 
 
 def recommended(holds: list[Hold], hold_s: float) -> int:
@@ -245,11 +267,10 @@ def main() -> None:
         table.add_column(column, justify="left" if column == "hold" else "right")
     for hold in holds:
         hold_s = parse_hold(hold)
-        unlimited, _calls = simulate(found, 10_000, hold_s)
-        size_needed = recommended(unlimited, hold_s)
+        size_needed = recommended(spans(found, hold_s), hold_s)
         for size in sorted({*sizes, size_needed}):
-            held, calls = simulate(found, size, hold_s)
-            counts = match(held, calls, hold_s)
+            assignments, calls = simulate(found, size, hold_s)
+            counts = match(assignments, calls, size, hold_s)
             total = sum(counts.values()) or 1
             table.add_row(
                 hold,
