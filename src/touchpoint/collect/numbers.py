@@ -18,6 +18,7 @@ with the reason, never a 500.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import zlib
 from collections.abc import Iterator
@@ -36,7 +37,14 @@ from touchpoint.collect.endpoint import (
     answer,
     append_or_refuse,
 )
-from touchpoint.collect.frames import HEADER, LENGTH, MAGIC, decode_record, encode_record
+from touchpoint.collect.frames import (
+    HEADER,
+    LENGTH,
+    MAGIC,
+    BadRecord,
+    decode_record,
+    encode_record,
+)
 from touchpoint.collect.numbers_channel import ChannelClassifier
 from touchpoint.collect.numbers_state import Assigned, Assigner, PoolState
 from touchpoint.collect.segments import CLOSED, LOADED, OPEN
@@ -109,7 +117,8 @@ def assignment_rows(data: bytes) -> Iterator[dict[str, Any]]:
             payload = data[start : start + length]
             crc = zlib.crc32(payload, zlib.crc32(LENGTH.pack(length)))
             if magic == MAGIC and len(payload) == length and crc == checksum:
-                yield decode_record(payload)[1]
+                with contextlib.suppress(BadRecord):  # the build keeps it as a reject
+                    yield decode_record(payload)[1]
         start = data.find(_PREFIX, start + 1)
 
 

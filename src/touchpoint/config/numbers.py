@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field, ValidationInfo, field_validator
 
-from touchpoint.config.durations import OptionalDuration, parse_duration
+from touchpoint.config.durations import OptionalDuration, format_duration, parse_duration
 from touchpoint.config.sections import Section
 from touchpoint.sources.phones import to_e164
 
@@ -123,8 +123,20 @@ class NumbersSettings(Section):
 
 
 def numbers_in_region(value: NumbersSettings, info: ValidationInfo) -> NumbersSettings:
-    """`Settings.numbers` checked and in E.164 for the `[phone] default_region` read before it."""
+    """`Settings.numbers` checked and in E.164 for the `[phone] default_region` read before it;
+    no hold may outlast `[collector] log_retention`, from which `serve` reads the holds again."""
     phone: Any = info.data.get("phone")
+    sessions: Any = info.data.get("sessions")
+    collector: Any = info.data.get("collector")
+    if sessions is not None and collector is not None:
+        for pool in value.pools:
+            hold = pool.hold_or(sessions.timeout)
+            if hold > collector.log_retention:
+                raise ValueError(
+                    f"pool {pool.name}: hold {format_duration(hold)} is longer than [collector] "
+                    f"log_retention {format_duration(collector.log_retention)}, after which a "
+                    "restart forgets the holds"
+                )
     return value.in_region(phone.default_region if phone is not None else "US")
 
 
