@@ -146,6 +146,8 @@ def test_a_number_in_no_pool_is_rejected_as_not_in_service_and_still_logged(clie
     assert answer.text == str(rejected)
     assert SCHEMA.validate(etree.fromstring(answer.content))
     assert len(calls_logged(server, sid)) == 1
+    # The operator learns why: serve's log names the number.
+    wait_for(lambda: "+16175550111: it is in no [[numbers.pools]]" in server.log_text())
 
 
 def test_twilio_s_documented_request_signed_for_this_server_is_answered(client, server):
