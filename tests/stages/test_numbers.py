@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from support.number_assignments import assignment_rows, run_with_numbers
 from support.paths import SCENARIOS
 from support.scenario import Case, check
+from touchpoint.collect.numbers_state import PoolState
 from touchpoint.stages.numbers import (
     AMBIGUOUS,
     MATCHED,
@@ -60,9 +61,9 @@ def test_a_pool_call_finds_its_visitor(
     check(case, run_with_numbers(case, raw_calls, assignments, tmp_path))
 
 
-# The property: a simulated site behind an LRU assigner, as DESIGN §15 says `POST /numbers`
-# assigns (the same visitor keeps its number while held and renews it; otherwise the least
-# recently released free number; otherwise the fallback).
+# The property: a simulated site behind the collector's own assigner (`POST /numbers`,
+# collect.numbers_state): the same visitor keeps its number while held and renews it;
+# otherwise the least recently released free number; otherwise the fallback.
 HOLD_US = 30 * 60 * 1_000_000
 START_US = 1_780_300_000_000_000  # 2026-06-01
 MINUTE_US = 60 * 1_000_000
@@ -94,28 +95,19 @@ def peak_concurrency(spans: list[tuple[str, int, int]]) -> int:
 def lru_assign(
     requests: list[tuple[int, str]], numbers: list[str], fallback: str
 ) -> list[dict[str, Any]]:
-    """The `raw_number_assignments` rows an LRU assigner writes for these requests."""
-    holder: dict[str, tuple[str, int]] = {}  # number → (visitor, held until)
-    released = dict.fromkeys(numbers, -1)  # never held: released longest ago
+    """The `raw_number_assignments` rows `POST /numbers`'s assigner writes for these requests."""
+    pool = PoolState("main", numbers, "+15125550100", fallback)
     rows = []
     for at, visitor in sorted(requests):
-        for number, (_, until) in list(holder.items()):
-            if until < at:
-                released[number] = until
-                del holder[number]
-        own = next((n for n, (v, _) in holder.items() if v == visitor), None)
-        free = sorted((released[n], n) for n in numbers if n not in holder)
-        number = own or (free[0][1] if free else None)
-        if number is not None:
-            holder[number] = (visitor, at + HOLD_US)
+        given = pool.assign(visitor, at, HOLD_US)
         rows.append(
             {
                 "pool": "main",
-                "number": number or fallback,
+                "number": given.number,
                 "visitor_id": visitor,
                 "assigned_us": at,
-                "held_until_us": at + HOLD_US,
-                "fallback": number is None,
+                "held_until_us": given.held_until_us,
+                "fallback": given.fallback,
             }
         )
     return rows
