@@ -95,6 +95,11 @@ class DestinationsSettings(Section):
     interval: OptionalDuration = Field(
         "", description='How often serve pushes conversions, e.g. "1h"; empty: never.'
     )
+    retry_backoff: Duration = Field(
+        timedelta(minutes=1),
+        description="After a transient error (429, 5xx), how long before a push sends again; "
+        "it doubles with each attempt.",
+    )
     google_ads: GoogleAdsSettings = Field(
         default_factory=GoogleAdsSettings,
         description="[destinations.google-ads]: actions, account, credentials, time zone.",
