@@ -14,11 +14,13 @@ import re
 import subprocess
 import sys
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from support.collector_server import clean_env, logged_rows
+from touchpoint.demo.numbers import FALLBACK, NUMBERS
 from touchpoint.demo.world import generate_world
 
 pytestmark = pytest.mark.slow
@@ -86,10 +88,11 @@ def test_the_accuracy_line_counts_the_calls_credited_right(demo):
 
 def test_the_month_went_through_http_into_the_intake_log(demo):
     directory, summary = demo
+    text = " ".join(summary.split())
     sent = re.search(
         r"sent ([\d,]+) page views and forms in ([\d,]+) requests to POST /collect, and "
         r"([\d,]+) calls to the vendors' webhooks",
-        summary.replace("\n", " "),
+        text,
     )
     assert sent, summary
     events, requests, webhook_calls = (number(sent[i]) for i in (1, 2, 3))
@@ -107,6 +110,15 @@ def test_the_month_went_through_http_into_the_intake_log(demo):
     assert set(origins) == {"webhook:ctm", "webhook:callrail", "webhook:invoca", "webhook:twilio"}
     assert len({(c["source_system"], c["call_id"]) for c in logged_calls}) == webhook_calls
     assert len(exported(directory, "events")) == events
+    # Every page view asked POST /numbers, on the month's clock; each answer is logged.
+    asked = re.search(r"asked POST /numbers for the number of each of ([\d,]+) page views", text)
+    views = sum(e["type"] == "page_view" for e in logged_events)
+    assert asked and number(asked[1]) == views
+    assignments = logged_rows(intake, "raw_number_assignments")
+    assert len(assignments) == views
+    assert {a["origin"] for a in assignments} == {"collector"}
+    months = {f"{datetime.fromtimestamp(a['assigned_us'] / 1e6, UTC):%Y-%m}" for a in assignments}
+    assert months <= {"2026-03", "2026-04"}  # the month's time, not the demo's
 
 
 def test_calls_come_from_every_vendor_and_each_is_listed_once(demo):
@@ -121,8 +133,21 @@ def test_calls_come_from_every_vendor_and_each_is_listed_once(demo):
     }
     ids = Counter((c["source_system"], c["call_id"]) for c in calls)
     assert max(ids.values()) == 1
-    # Twilio knows no visitor id: its calls are never merged.
-    assert {c["outcome"] for c in calls if c["source_system"] == "twilio"} == {"no_visitor_id"}
+    # Twilio knows no visitor id: its calls rang the pool number the visitor was shown, and
+    # the build found the visitor who held it (DESIGN §15).
+    twilio = [c for c in calls if c["source_system"] == "twilio"]
+    assert {c["tracking_number"] for c in twilio} <= {*NUMBERS, FALLBACK}
+    assert {c["number_pool"] for c in twilio} == {"demo"}
+    matched = [c for c in twilio if c["number_match"] == "matched"]
+    assert len(matched) > len(twilio) / 2
+    assert all(c["visitor_id"] and c["match_candidates"] == "1" for c in matched)
+    assert {c["outcome"] for c in matched} <= {"merged", "outside_window", "no_session"}
+    shown = re.search(
+        r"the ([\d,]+) Twilio callers dialled the number they were shown, and touchpoint "
+        r"found the visitor of ([\d,]+) of them",
+        " ".join(summary.split()),
+    )
+    assert shown and (number(shown[1]), number(shown[2])) == (len(twilio), len(matched))
     # The same call by webhook and as the vendor's Salesforce Task: one call, keeping the
     # vendor's id and taking the Task's WhoId.
     linked = [

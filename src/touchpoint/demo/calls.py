@@ -3,9 +3,10 @@
 Each call has its route (`world.route_calls`): CallTrackingMetrics, CallRail or
 Invoca (with the visitor id the vendor's script read from the `_tp_uid` cookie,
 and what it recorded about the visit), Twilio (status callbacks, never a
-visitor id), or only a Salesforce Task a rep logged. Some vendor calls are also
-written into Salesforce by the vendor's CRM integration, a Task whose
-`CallObject` is the vendor's id: touchpoint must still count one call. Webhook
+visitor id: the call rang the pool number the visitor was shown, `numbers`), or
+only a Salesforce Task a rep logged. Some vendor calls are also written into
+Salesforce by the vendor's CRM integration, a Task whose `CallObject` is the
+vendor's id: touchpoint must still count one call. Webhook
 bodies are in each vendor's own shape and signed as that vendor signs
 (`sources.vendors.signatures`); some are delivered again (a redelivery, a
 CallRail call-modified webhook).
@@ -133,17 +134,18 @@ def _twilio(call: DemoCall, number: str, settings: Settings) -> Iterator[Deliver
     """The status callbacks Twilio sends for one call: ringing, then completed."""
     url = twilio_url(settings.server.public_url, "/webhooks/twilio")
     events = [("ringing", 0, call.called_at), ("completed", 2, _ended(call))]
+    dialled = call.tracking_number or TRACKING["twilio"]  # the pool number shown
     for status, sequence, moment in events:
         params = {
             "AccountSid": TWILIO_ACCOUNT,
             "ApiVersion": "2010-04-01",
             "CallSid": call.call_id,
             "CallStatus": status,
-            "Called": TRACKING["twilio"],
+            "Called": dialled,
             "Caller": number,
             "Direction": "inbound",
             "From": number,
-            "To": TRACKING["twilio"],
+            "To": dialled,
             "CallbackSource": "call-progress-events",
             "SequenceNumber": str(sequence),
             "Timestamp": format_datetime(moment, usegmt=False),

@@ -33,6 +33,7 @@ from touchpoint.collect.app import create_app
 from touchpoint.collect.listener import bind
 from touchpoint.config import Settings
 from touchpoint.demo.calls import Delivery, webhook_deliveries
+from touchpoint.demo.numbers import WorldClock
 from touchpoint.demo.world import SITE, World
 from touchpoint.errors import TouchpointError
 
@@ -75,6 +76,10 @@ class DemoServer:
             }
         )
         app = create_app(self.settings, secrets.token_urlsafe(24))
+        # The month lies in the past: `POST /numbers` assigns on the month's clock.
+        self.clock = WorldClock()
+        numbers = next(r for r in app.routes if getattr(r, "path", None) == "/numbers")
+        numbers.endpoint.clock = self.clock  # type: ignore[attr-defined]
         config = uvicorn.Config(
             app, log_config=None, log_level="warning", access_log=False, server_header=False
         )

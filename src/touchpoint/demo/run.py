@@ -16,7 +16,7 @@ import secrets
 import shutil
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -25,6 +25,7 @@ from touchpoint.config import Settings, load_settings
 from touchpoint.demo.calls import task_rows, write_tasks
 from touchpoint.demo.crm import crm_records, write_crm
 from touchpoint.demo.intake import DemoServer, Played, deliveries, send
+from touchpoint.demo.numbers import PoolAnswers, dial_pool_numbers, request_numbers, with_pool
 from touchpoint.demo.score import DemoScore, score
 from touchpoint.demo.world import SITE_DOMAIN, generate_world
 from touchpoint.importers import ImportResult, import_calls, import_crm
@@ -61,14 +62,15 @@ class DemoRun:
     calls: list[dict[str, Any]]  # the built `calls` table
     channels: dict[str, str]  # call id → the channel of its touchpoint
     score: DemoScore
+    numbers: PoolAnswers = field(default_factory=PoolAnswers)  # what POST /numbers answered
 
 
 def demo_settings(settings: Settings) -> Settings:
     """The user's settings, plus what the demo's world needs.
 
     The demo site's domain joins `[site] domains` (the snippet's requests come from
-    its pages), and each vendor without a webhook secret gets a fresh one, which
-    the demo signs its calls with.
+    its pages), each vendor without a webhook secret gets a fresh one, which the
+    demo signs its calls with, and the demo's number pool is `[[numbers.pools]]`.
     """
     domains = settings.site.domains
     if not any(d == SITE_DOMAIN or SITE_DOMAIN.endswith("." + d) for d in domains):
@@ -81,7 +83,7 @@ def demo_settings(settings: Settings) -> Settings:
     # The world's dates are fixed (world.START): `[retention]` by the wall clock would
     # empty it one day, so the demo keeps its own records forever.
     forever = dict.fromkeys(("events", "calls", "rejects"), "forever")
-    return settings.model_copy(
+    return with_pool(settings).model_copy(
         update={
             "site": settings.site.model_copy(update={"domains": domains}),
             "webhooks": settings.webhooks.model_copy(update=hooks),
@@ -111,6 +113,10 @@ def run_demo(
     tasks_file = write_tasks(task_rows(world, crm.lead_of, seed), directory / "input")
     crm_files = write_crm(crm.records, directory / "input")
     with DemoServer(settings) as server:
+        views = sum(e["type"] == "page_view" for e in world.events)
+        with progress.count("asking POST /numbers for each page view's number", views) as step:
+            answers = request_numbers(server.url, world, server.clock, step)
+        dial_pool_numbers(world, answers)
         rounds = deliveries(world, server.settings, seed)
         total = sum(len(r) for r in rounds)
         with progress.count("sending the month to touchpoint serve over HTTP", total) as step:
@@ -124,7 +130,7 @@ def run_demo(
         result = build(settings, on_stage)
     calls, channels = _concluded(settings)
     outcome = score(world, calls, channels)
-    return DemoRun(settings, database, played, imported, result, calls, channels, outcome)
+    return DemoRun(settings, database, played, imported, result, calls, channels, outcome, answers)
 
 
 def _concluded(settings: Settings) -> tuple[list[dict[str, Any]], dict[str, str]]:

@@ -38,6 +38,7 @@ def _what_went_through(run: DemoRun, out: Console) -> None:
         f"vendor signs, plus {played.again:,} redeliveries and call-modified updates: "
         f"{played.seconds:.1f}s over HTTP"
     )
+    _pool_line(run, out)
     for report in run.imported:
         out.print(
             f"imported {report.accepted:,} {report.kind} "
@@ -46,6 +47,25 @@ def _what_went_through(run: DemoRun, out: Console) -> None:
     out.print(
         f"built in {built.seconds:.1f}s: {built.rows['sessions']:,} sessions, "
         f"{built.rows['calls']:,} calls, {built.rows['touchpoints']:,} touchpoints"
+    )
+
+
+def _pool_line(run: DemoRun, out: Console) -> None:
+    """What dynamic number insertion did for the Twilio calls (DESIGN §15)."""
+    shown = run.numbers.shown
+    if not shown:
+        return
+    pool = run.settings.numbers.pools[0]
+    fallback = sum(s.fallback for s in shown)
+    twilio = [c for c in run.calls if c["source_system"] == "twilio"]
+    matches = Counter(c.get("number_match") for c in twilio)
+    out.print(
+        f"asked POST /numbers for the number of each of {len(shown):,} page views (pool "
+        f"{pool.name}: {len(pool.numbers)} numbers, held {pool.hold}; {fallback:,} were shown "
+        f"the fallback); the {len(twilio):,} Twilio callers dialled the number they were "
+        f"shown, and touchpoint found the visitor of {matches['matched']:,} of them "
+        f"({matches['ambiguous']:,} ambiguous, {matches['fallback']:,} on the fallback, "
+        f"{matches['unassigned']:,} to a number nobody held then)"
     )
 
 

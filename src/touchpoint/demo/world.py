@@ -112,6 +112,7 @@ class DemoCall:
     call_id: str = ""  # as touchpoint lists it: the vendor's id, or the Task's
     ids: dict[str, str] = field(default_factory=dict)  # the vendor's other ids
     task_id: str = ""  # the Salesforce Task the vendor also wrote, if it did
+    tracking_number: str = ""  # a Twilio call: the pool number dialled (`demo.numbers`)
 
 
 @dataclass
@@ -272,7 +273,8 @@ def route_calls(calls: list[DemoCall], rng: random.Random) -> None:
     """Give each call its route and its ids, as the vendor (or the CRM) names it."""
     routes, weights = list(ROUTE_WEIGHTS), list(ROUTE_WEIGHTS.values())
     for number, call in enumerate(calls):
-        # Twilio knows no visitor: the calls whose id went missing are its calls.
+        # Twilio knows no visitor: the calls whose id went missing are its calls, which
+        # dynamic number insertion ties to a visitor again (`demo.numbers`).
         call.route = "twilio" if not call.visitor_id else rng.choices(routes, weights)[0]
         if call.route == "ctm":
             call.call_id = str(2_150_400_000 + number)
