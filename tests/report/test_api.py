@@ -120,7 +120,8 @@ def test_public_paths_need_no_token(server, world):
         # in [webhooks] they say so (503), whatever Authorization comes with them.
         webhooks = [getattr(r, "path", "") for r in app.routes]
         webhooks = [p.replace("{token}", "t0ken") for p in webhooks if p.startswith("/webhooks/")]
-        assert len(webhooks) == 5, webhooks  # ctm, callrail, invoca (+ /<token>), twilio
+        # ctm, callrail, invoca (+ /<token>), twilio (+ /voice)
+        assert len(webhooks) == 6, webhooks
         for path in webhooks:
             for headers in ({}, {"Authorization": "Bearer wrong"}):
                 answer = client.post(path, content=b"{}", headers=headers)
