@@ -109,7 +109,7 @@ class Webhooks:
     async def control(
         self, vendor: Vendor, webhook: Webhook, control: CallControl, request: Request
     ) -> Response:
-        """A call coming in: bounded, verified, logged, then answered with the vendor's TwiML."""
+        """A call coming in: bounded, verified, logged, then answered with what to do with it."""
         body = await self._verified(vendor, webhook, request)
         if isinstance(body, Response):
             return body
