@@ -30,7 +30,7 @@ from touchpoint.cli_group import (
     root,
 )
 from touchpoint.cli_privacy import erase_command
-from touchpoint.cli_push import push_command
+from touchpoint.cli_push import push_command, with_conversions
 from touchpoint.config import settings_markdown
 from touchpoint.errors import TouchpointError
 from touchpoint.report.safe_text import json_text, visible
@@ -206,6 +206,7 @@ _EXPORT_FORMAT_HELP = "csv, json or parquet [default: by -o's extension, else cs
 
 
 @app.command("export")
+@with_conversions  # DESIGN §13: export conversions --destination D, in cli_push.py
 def export_command(
     ctx: typer.Context,
     table: Annotated[str, typer.Argument(help=f"{one_of(EXPORTABLE_TABLES)}.", show_default=False)],

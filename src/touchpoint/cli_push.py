@@ -1,4 +1,5 @@
-"""`touchpoint push DESTINATION` (DESIGN §14): parse, call the destination's push, print.
+"""`touchpoint push DESTINATION` (DESIGN §13, §14): parse, call the destination's push, print;
+and `export conversions --destination D` (`with_conversions`).
 
 Registered by cli.py. The destinations are `touchpoint.destinations.DESTINATIONS`.
 """
@@ -6,9 +7,14 @@ Registered by cli.py. The destinations are `touchpoint.destinations.DESTINATIONS
 from __future__ import annotations
 
 import contextlib
+import functools
+import inspect
 import json
+import sys
 from collections.abc import Callable, Iterator
-from typing import Annotated
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 from rich import box
@@ -17,7 +23,7 @@ from rich.table import Table
 
 from touchpoint import console
 from touchpoint.cli_group import JsonFlag, command_context
-from touchpoint.destinations import DESTINATIONS, PushResult
+from touchpoint.destinations import DESTINATIONS, Destination, PushResult
 from touchpoint.errors import TouchpointError
 from touchpoint.report.safe_text import cell, markup
 
@@ -34,18 +40,99 @@ def push_command(
         bool,
         typer.Option("--dry-run", help="Show what would be written and deleted; send nothing."),
     ] = False,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            "--since",
+            help="Only what happened on or after this day (YYYY-MM-DD, UTC; ad platforms).",
+        ),
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Write the latest build's touchpoints and attribution into another system."""
-    chosen = {d.name: d for d in DESTINATIONS}.get(destination)
-    if chosen is None:
-        known = ", ".join(d.name for d in DESTINATIONS)
-        raise TouchpointError(f"unknown destination {destination!r}; known: {known}")
+    """Write the latest build's results into another system (a CRM, an ad platform)."""
+    chosen = _destination(destination)
     c = command_context(ctx)
     settings = c.settings()
+    start = _day(since)
+    if start is not None and chosen.push_since is None:
+        raise TouchpointError(f"push {chosen.name} takes no --since: it sends the whole build")
     with _progress(quiet=c.quiet or as_json or dry_run) as on_batch:
-        result = chosen.push(settings, dry_run=dry_run, progress=on_batch)
+        if chosen.push_since is not None:
+            result = chosen.push_since(settings, dry_run=dry_run, progress=on_batch, since=start)
+        else:
+            result = chosen.push(settings, dry_run=dry_run, progress=on_batch)
     print_push(result, quiet=c.quiet, as_json=as_json)
+
+
+def _destination(name: str | None) -> Destination:
+    chosen = {d.name: d for d in DESTINATIONS}.get(name or "")
+    if chosen is None:
+        known = ", ".join(d.name for d in DESTINATIONS)
+        raise TouchpointError(f"unknown destination {name!r}; known: {known}")
+    return chosen
+
+
+def _day(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        return datetime.combine(date.fromisoformat(text), datetime.min.time(), tzinfo=UTC)
+    except ValueError:
+        raise TouchpointError(f"--since {text!r} is not a day (YYYY-MM-DD)") from None
+
+
+def with_conversions(export: Callable[..., None]) -> Callable[..., None]:
+    """`export conversions --destination D [-o FILE]` beside `export`'s tables (DESIGN §13):
+    the command `export` declares, with one more option."""
+    signature = inspect.signature(export, eval_str=True)
+    option = inspect.Parameter(
+        "destination",
+        inspect.Parameter.KEYWORD_ONLY,
+        default=None,
+        annotation=Annotated[
+            str | None,
+            typer.Option(
+                "--destination",
+                help="With the table conversions: the platform's upload file "
+                f"({', '.join(d.name for d in DESTINATIONS if d.export)}).",
+            ),
+        ],
+    )
+
+    @functools.wraps(export)
+    def run(**values: Any) -> None:
+        destination = values.pop("destination")
+        if values.get("table") != "conversions":
+            if destination is not None:
+                raise TouchpointError("--destination goes with export conversions")
+            export(**values)
+            return
+        export_conversions(values["ctx"], destination, values.get("output"))
+
+    run.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=[*signature.parameters.values(), option]
+    )
+    run.__annotations__ = {p.name: p.annotation for p in run.__signature__.parameters.values()}  # type: ignore[attr-defined]
+    return run
+
+
+def export_conversions(ctx: typer.Context, destination: str | None, output: Path | None) -> None:
+    if destination is None:
+        raise TouchpointError("export conversions needs --destination (e.g. google-ads)")
+    chosen = _destination(destination)
+    if chosen.export is None:
+        raise TouchpointError(f"{chosen.name} takes no upload file")
+    c = command_context(ctx)
+    exported = chosen.export(c.settings(), None)
+    if output is None:
+        sys.stdout.write(exported.text)
+    else:
+        output.write_text(exported.text, encoding="utf-8")
+    if not c.quiet:
+        if output is not None:
+            console.note(f"wrote {exported.rows:,} conversions to {output}")
+        for note in exported.notes:
+            console.note(f"  {note}")
 
 
 @contextlib.contextmanager

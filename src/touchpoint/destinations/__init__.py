@@ -6,8 +6,9 @@ destination is its module here and one entry below.
 """
 
 from touchpoint.destinations.destination import Destination, ObjectPush, PushResult
+from touchpoint.destinations.google_ads import GOOGLE_ADS
 from touchpoint.destinations.salesforce import SALESFORCE
 
-DESTINATIONS: tuple[Destination, ...] = (SALESFORCE,)
+DESTINATIONS: tuple[Destination, ...] = (SALESFORCE, GOOGLE_ADS)
 
 __all__ = ["DESTINATIONS", "Destination", "ObjectPush", "PushResult"]

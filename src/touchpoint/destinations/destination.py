@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol
 
 from touchpoint.config import Settings
@@ -58,6 +59,28 @@ class PushFunction(Protocol):
     ) -> PushResult: ...
 
 
+class SincePushFunction(Protocol):
+    """A push that can leave out what happened before a time (`push D --since DATE`)."""
+
+    def __call__(
+        self,
+        settings: Settings,
+        *,
+        dry_run: bool = False,
+        progress: Progress = no_progress,
+        since: datetime | None = None,
+    ) -> PushResult: ...
+
+
+@dataclass
+class ExportResult:
+    """A destination's upload file (`export conversions --destination D`)."""
+
+    text: str
+    rows: int
+    notes: list[str] = field(default_factory=list)
+
+
 @dataclass(frozen=True)
 class Destination:
     """A place results are sent: its name on the command line, its push, its schedule."""
@@ -66,3 +89,6 @@ class Destination:
     title: str
     push: PushFunction
     interval: Callable[[Settings], str]  # the setting `serve` pushes on ("" = never)
+    # DESIGN §13, the ad platforms: `--since`, and the upload file of the conversions.
+    push_since: SincePushFunction | None = None
+    export: Callable[[Settings, datetime | None], ExportResult] | None = None
