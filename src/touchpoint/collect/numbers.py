@@ -133,6 +133,8 @@ class NumbersEndpoint:
         self.pools = {pool.name: pool for pool in settings.numbers.pools}
         self.timeout = settings.sessions.timeout
         self.clock = lambda: datetime.now(UTC)
+        if self.needs_channels:
+            self.classifier.check()
 
     @property
     def needs_channels(self) -> bool:

@@ -4,8 +4,8 @@ A pool with `channels` gives numbers only to visitors of those channels, so
 `POST /numbers` classifies the page the request names as the build would
 classify a session landing there: the sessions stage (`stages.sessions`, the
 GA4 default channel group after `[channels] rules`) runs on a one-event table
-in an in-memory DuckDB. Its SQL is compiled once; a query costs a few tenths
-of a millisecond to some hundred milliseconds on a busy machine, so answers
+in an in-memory DuckDB. Its SQL is compiled once (at start, some seconds);
+a query costs tens of milliseconds (some 200 ms on a busy machine), so answers
 are kept per distinct visit (the URL's campaign tags and click-id parameter,
 the referrer's host; the whole URL and referrer when there are user rules,
 which may match any part of them). It runs in a worker thread, never on the
@@ -58,16 +58,24 @@ class ChannelClassifier:
             if key in self._answers:
                 self._answers.move_to_end(key)
                 return self._answers[key]
-            channel = self._run(row)
+            try:
+                channel = self._run(row)
+            except Exception:  # never a 500: the visitor sees `replace`
+                return None  # not kept: the next request asks again
             self._answers[key] = channel
             if len(self._answers) > REMEMBER:
                 self._answers.popitem(last=False)
             return channel
 
+    def check(self) -> None:
+        """Read the channel rules the classification needs: a bad file is one `TouchpointError`
+        before `serve` starts."""
+        _params(self.settings)
+
     async def warm(self) -> None:
         """Compile the query now (at start), so a bad rules file stops `serve` at once."""
         loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._executor, self.classify, "https://example.com/", None)
+        self._query = await loop.run_in_executor(self._executor, _compile, self.settings)
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
@@ -106,18 +114,16 @@ class ChannelClassifier:
 
 
 def _compile(settings: Settings) -> tuple[Any, str]:
-    """An in-memory DuckDB with an empty `visit` events table, and the channel query on it."""
+    """An in-memory DuckDB with an empty `visit` events table, and the channel query on it.
+
+    Imported here: `serve` loads Ibis only when a pool has `channels`."""
     import duckdb
     import ibis
 
     from touchpoint.schema import RAW_EVENTS, duckdb_type
-    from touchpoint.stages.params import BuildParams
     from touchpoint.stages.sessions import referrer_lookup, sessionize, sessions
 
-    try:
-        params = BuildParams.from_settings(settings)
-    except (OSError, ValueError) as exc:
-        raise TouchpointError(f"cannot read the channel rules: {exc}") from None
+    params = _params(settings)
     con = duckdb.connect()
     columns = ", ".join(f'"{f.name}" {duckdb_type(f.type)}' for f in RAW_EVENTS)
     con.execute(f"CREATE TABLE visit ({columns})")
@@ -127,3 +133,13 @@ def _compile(settings: Settings) -> tuple[Any, str]:
     expr = sessions(marked, params).select("channel")
     expr.execute()  # registers the stages' in-memory tables (the source categories)
     return con, str(backend.compile(expr))
+
+
+def _params(settings: Settings) -> Any:
+    """The build's parameters (its channel rules) for these settings."""
+    from touchpoint.stages.params import BuildParams
+
+    try:
+        return BuildParams.from_settings(settings)
+    except (OSError, ValueError) as exc:
+        raise TouchpointError(f"cannot read the channel rules: {exc}") from None
