@@ -61,8 +61,8 @@ def _pool_line(run: DemoRun, out: Console) -> None:
     matches = Counter(c.get("number_match") for c in twilio)
     out.print(
         f"asked POST /numbers for the number of each of {len(shown):,} page views (pool "
-        f"{pool.name}: {len(pool.numbers)} numbers, held {pool.hold}; {fallback:,} were shown "
-        f"the fallback); the {len(twilio):,} Twilio callers dialled the number they were "
+        f"{pool.name}: {len(pool.numbers)} numbers, held {pool.hold}; {fallback:,} "
+        f"{'was' if fallback == 1 else 'were'} shown the fallback); the {len(twilio):,} Twilio callers dialled the number they were "
         f"shown, and touchpoint found the visitor of {matches['matched']:,} of them "
         f"({matches['ambiguous']:,} ambiguous, {matches['fallback']:,} on the fallback, "
         f"{matches['unassigned']:,} to a number nobody held then)"
