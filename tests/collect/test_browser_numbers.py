@@ -49,6 +49,8 @@ def pool_toml(pools: list[dict[str, Any]]) -> str:
     for pool in pools:
         lines += ["[[numbers.pools]]", f'name = "{pool["name"]}"', f'replace = "{pool["replace"]}"']
         lines.append("numbers = [" + ", ".join(f'"{n}"' for n in pool["numbers"]) + "]")
+        if pool.get("channels"):
+            lines.append("channels = [" + ", ".join(f'"{c}"' for c in pool["channels"]) + "]")
     return "\n".join(lines) + "\n"
 
 
@@ -237,6 +239,34 @@ def test_two_visitors_get_two_numbers_and_a_reload_keeps_yours(world, browser):
     finally:
         first.close()
         second.close()
+
+
+def test_pools_sharing_the_business_number_show_the_one_for_the_visitors_channel(browser, tmp_path):
+    # As docs/dni.md configures it: a pool for everyone, then one for paid search.
+    ads = {"name": "ads", "replace": MAIN["replace"], "numbers": ["+15125550190"]}
+    server = collector_with(tmp_path, [MAIN, {**ads, "channels": ["Paid Search"]}])
+    site = plumber(server)
+    contexts = [browser.new_context(user_agent=DESKTOP) for _ in range(2)]
+    try:
+        paid, direct = (context.new_page() for context in contexts)
+        paid.goto(site.url("/?gclid=ad-click-7"))
+        direct.goto(site.url("/"))
+        assert assigned(paid, "ads") == "+15125550190"
+        settle(paid, lambda: text_of(paid, "#text") == national("+15125550190"))
+        assert paid.get_attribute("#link", "href") == "tel:+15125550190"
+        main = assigned(direct)
+        assert main in MAIN["numbers"]
+        settle(direct, lambda: text_of(direct, "#text") == national(main))
+        # The ad pool's only number is held: the other visitor, now coming from an ad too,
+        # keeps its number of the pool for everyone.
+        later = contexts[1].new_page()
+        later.goto(site.url("/?gclid=ad-click-8"))
+        settle(later, lambda: text_of(later, "#text") == national(main))
+    finally:
+        for context in contexts:
+            context.close()
+        site.close()
+        server.stop()
 
 
 @pytest.mark.parametrize(

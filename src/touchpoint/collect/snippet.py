@@ -77,7 +77,9 @@ class Snippet:
         }
         source = _written_in(snippet_source(), _CONFIG, config)
         if pools:
-            numbers = [pool_config(pool) for pool in pools]
+            # Pools sharing a business number: one with `channels` is the more specific.
+            ordered = sorted(pools, key=lambda pool: not pool.channels)
+            numbers = [pool_config(pool) for pool in ordered]
             source += _written_in(snippet_source("tp-numbers.js"), _POOLS, numbers)
         body = source.encode("utf-8")
         etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'

@@ -67,7 +67,14 @@
     return last ? out + text.slice(last) : text;
   }
 
-  function active() { return P.filter(function (p) { return p.to && p.from.length; }); }
+  // Where pools share a business number, the first with a number of its own for the
+  // visitor shows it: pools on their fallback come last (and the collector lists pools
+  // with `channels` first).
+  function active() {
+    var on = P.filter(function (p) { return p.to && p.from.length; });
+    var own = on.filter(function (p) { return !p.to.fallback; });
+    return own.concat(on.filter(function (p) { return p.to.fallback; }));
+  }
 
   function swapText(node, pools) {
     var text = node.nodeValue;
@@ -81,8 +88,10 @@
     if (!/^tel:/i.test(href)) return;
     var number;
     try { number = decodeURIComponent(href.slice(4)); } catch (e) { return; }
-    pools.forEach(function (p) {
-      if (swap(p, number) !== number) a.setAttribute("href", "tel:" + p.to.e164);
+    pools.some(function (p) { // the first pool that finds its number writes it
+      if (swap(p, number) === number) return false;
+      a.setAttribute("href", "tel:" + p.to.e164);
+      return true;
     });
   }
 
@@ -114,12 +123,13 @@
       attributes: true, attributeFilter: ["href"] });
   }
 
-  function assign(p, e164) {
+  function assign(p, given) {
+    var e164 = given.number;
     if (!/^\+\d{6,15}$/.test(e164) || (p.to && p.to.e164 === e164)) return false;
     var own = e164.indexOf("+" + p.cc) === 0 ? e164.slice(1 + p.cc.length) : null;
     if (p.to && p.to.national) p.from.push(p.to.national); // the page shows it now
     p.from = p.from.filter(function (f) { return f !== own; });
-    p.to = { e164: e164, national: own };
+    p.to = { e164: e164, national: own, fallback: given.fallback === true };
     p.re = matcher(p);
     return true;
   }
@@ -137,7 +147,7 @@
         var changed = false;
         ((answer && answer.numbers) || []).forEach(function (a) {
           var p = P.filter(function (q) { return a && q.name === a.pool; })[0];
-          if (p && typeof a.number === "string" && assign(p, a.number)) changed = true;
+          if (p && typeof a.number === "string" && assign(p, a)) changed = true;
         });
         var pools = active();
         if (!changed || !pools.length) return;
