@@ -305,7 +305,7 @@ def report_command(
     elif html is None:
         from touchpoint.report.terminal import print_report
 
-        print_report(report, console.out)
+        print_report(report, console.out, settings)
 
 
 @app.command("serve")

@@ -11,12 +11,13 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
+from touchpoint.config import Settings
 from touchpoint.report.call_records import CallQualityBreakdown, CallQualityRow
 from touchpoint.report.labels import MODEL_LABELS, OUTCOME_LABELS, window_words
 from touchpoint.report.pool_records import PoolReport
 from touchpoint.report.pools import BUSY, rule_of_thumb
 from touchpoint.report.records import Breakdown, Report, RevenueTotals
-from touchpoint.report.safe_text import cell, markup
+from touchpoint.report.safe_text import cell, markup, visible
 from touchpoint.stages.merge import OUTCOMES
 
 SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "INR": "₹", "CAD": "CA$", "AUD": "A$"}
@@ -196,7 +197,7 @@ def pools_table(found: PoolReport) -> Table:
     """Each number pool: how full it ran, its calls' matches, the size its traffic asks for."""
     table = _table(
         f"Number pools (hours in {found.timezone})",
-        "pool", "numbers", "hold", "peak use", f"hours ≥{BUSY:.0%}", "hours full", "calls",
+        "pool", "size", "hold", "peak use", f"hours ≥{BUSY:.0%}", "hours full", "calls",
         "ambiguous", "fallback", "needed", "busiest hour",
     )  # fmt: skip
     for p in found.pools:
@@ -215,7 +216,8 @@ def pools_table(found: PoolReport) -> Table:
             style="bold red" if p.recommended_size > p.size else None,
         )
     table.caption = (
-        "Peak use: most numbers held at once / numbers. Hours full: a visitor got the fallback. "
+        "Size: the pool's numbers. Peak use: most numbers held at once / size. Hours full: a "
+        "visitor got the fallback. "
         "Needed: the peak of visitors over their hold plus one hold, so no number is given "
         "again within a hold of its release. Busiest hour: its visitors; vendors size a pool "
         f"by them at ≤{BUSY:.0%} use ("
@@ -358,6 +360,17 @@ def _trend(report: Report) -> Table:
     return table
 
 
-def print_report(report: Report, console: Console) -> None:
-    """Print the report's tables."""
+def print_report(report: Report, console: Console, settings: Settings | None = None) -> None:
+    """Print the report's tables; with the settings, the conversions a platform refused."""
     console.print(render(report))
+    if settings is not None:
+        from touchpoint.destinations import DESTINATIONS
+        from touchpoint.destinations.conversions_ledger import not_accepted
+        from touchpoint.store import open_store_readonly
+
+        titles = {d.name: d.title for d in DESTINATIONS}
+        with open_store_readonly(settings) as store:
+            refused = not_accepted(store)
+        for name, n, reason in refused:  # DESIGN §13: permanent errors, shown, never retried
+            line = f"{n:,} conversions not accepted by {titles.get(name, name)}: {visible(reason)}"
+            console.print(Text(line, style="yellow"))
