@@ -18,6 +18,7 @@ from support.paths import FIXTURES
 from support.salesforce_collections import answer, route
 from support.salesforce_push import World, org_records, pushed
 from support.salesforce_server import Tls, make_tls
+from touchpoint.destinations import DESTINATIONS
 from touchpoint.destinations.salesforce_mapping import SHIPPED, FieldSpec, load_mapping
 from touchpoint.destinations.salesforce_records import Records, Refused, fit
 
@@ -135,7 +136,9 @@ def test_a_bad_mapping_is_one_line_naming_the_file_and_key(
 
 def test_the_command_names_what_it_knows(cli, workdir: Path) -> None:
     line = one_error_line(cli("push", "hubspot").stderr)
-    assert line == "error: unknown destination 'hubspot'; known: salesforce"
+    known = ", ".join(d.name for d in DESTINATIONS)
+    assert line == f"error: unknown destination 'hubspot'; known: {known}"
+    assert "salesforce" in known
     (workdir / "touchpoint.toml").write_text('[salesforce.push]\nmapping = "nowhere.toml"\n')
     line = one_error_line(cli("push", "salesforce").stderr)
     assert line.startswith("error: cannot read the [salesforce.push] mapping nowhere.toml")
