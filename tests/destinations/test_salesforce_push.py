@@ -235,3 +235,22 @@ def test_an_erased_persons_records_leave_the_org_with_the_next_push(world: World
     assert [o["deleted"] for o in summary["objects"]] == [1, 1]
     assert world.contacts[0] not in {r["Contact__c"] for r in org_records(world.org, TOUCHPOINT)}
     assert world.contacts[0] not in {r["Contact__c"] for r in org_records(world.org, ATTRIBUTION)}
+
+
+def test_a_touchpoint_deleted_by_hand_in_the_org_comes_back(world: World) -> None:
+    world.sync_and_build()
+    pushed(world)
+    credited = {r["Touchpoint__c"] for r in org_records(world.org, ATTRIBUTION)}
+    gone = sorted(credited)[0]
+    world.org.delete(TOUCHPOINT, gone)  # someone deleted it in Salesforce
+    world.org.put("Opportunity", world.opportunity, Amount=2000.0)  # its credit changes
+    world.sync_and_build()
+    summary = pushed(world)
+    assert [o["rejected"] for o in summary["objects"]] == [0, 1]
+    assert "Foreign key external ID" in summary["rejects"][0]["reason"]
+    healed = pushed(world)
+    assert [(o["created"], o["updated"]) for o in healed["objects"]] == [(1, 0), (0, 1)]
+    attribution = org_records(world.org, ATTRIBUTION)
+    live = {r["Id"] for r in org_records(world.org, TOUCHPOINT)}
+    assert len(live) == 5 and {r["Touchpoint__c"] for r in attribution} <= live
+    assert sum(r["Linear_Revenue__c"] for r in attribution) == pytest.approx(2000.0)

@@ -26,7 +26,12 @@ from touchpoint.config import Settings
 from touchpoint.destinations.destination import ObjectPush, Progress, PushResult, no_progress
 from touchpoint.destinations.salesforce_collections import CollectionsClient, reason
 from touchpoint.destinations.salesforce_mapping import load_mapping
-from touchpoint.destinations.salesforce_records import OutRecord, Records, read_records
+from touchpoint.destinations.salesforce_records import (
+    SEPARATOR,
+    OutRecord,
+    Records,
+    read_records,
+)
 from touchpoint.errors import TouchpointError
 from touchpoint.importers import reject_rows
 from touchpoint.sources.records import Reject
@@ -94,7 +99,9 @@ def push_salesforce(
             client.connect()
             result.target = client.instance_url
             externals = {obj.object: obj.external_id for obj in mapping.objects}
+            parent_name = mapping.touchpoint.object
             for plan in plans:  # touchpoints first: attribution records look them up
+                parent = mapping.touchpoint.object if plan.done.name != parent_name else None
                 _upsert(
                     store,
                     client,
@@ -103,6 +110,7 @@ def push_salesforce(
                     push.batch_size,
                     result,
                     progress,
+                    parent,
                 )
             for plan in reversed(plans):  # attribution first: nothing is left pointing at a gap
                 _delete(store, client, plan, push.batch_size, result)
@@ -170,7 +178,9 @@ def _upsert(
     batch_size: int,
     result: PushResult,
     progress: Progress,
+    parent: str | None = None,
 ) -> None:
+    """Send the plan's records; `parent` is the object attribution records look up."""
     done, total, sent = plan.done, len(plan.send), 0
     for batch in _batches(plan.send, batch_size):
         try:
@@ -184,6 +194,7 @@ def _upsert(
         now = _now()
         rows: list[tuple[Any, ...]] = []
         rejects: list[Reject] = []
+        orphans: list[tuple[str, str]] = []
         for record, answer in zip(batch, answers, strict=True):
             if answer.get("success"):
                 rows.append(
@@ -208,7 +219,13 @@ def _upsert(
                     Reject(f"{REJECT_SOURCE}:{done.name}/{record.external_id}", _json(record), said)
                 )
                 done.rejected += 1
+                if parent and f"in entity {parent}" in said:  # its touchpoint is gone from the org
+                    orphans.append((parent, record.external_id.split(SEPARATOR)[0]))
         _commit(store, rows, rejects, result)
+        if orphans:  # deleted by hand in Salesforce: the next push writes it again
+            store.con.executemany(
+                f"DELETE FROM {LEDGER} WHERE object = ? AND external_id = ?", orphans
+            )
         sent += len(batch)
         progress(done.name, sent, total)
 
