@@ -197,14 +197,14 @@ def pools_table(found: PoolReport) -> Table:
     """Each number pool: how full it ran, its calls' matches, the size its traffic asks for."""
     table = _table(
         f"Number pools (hours in {found.timezone})",
-        "pool", "size", "hold", "peak use", f"hours ≥{BUSY:.0%}", "hours full", "calls",
-        "ambiguous", "fallback", "needed", "busiest hour",
+        "pool", "size", "hold", "peak", f"≥{BUSY:.0%}", "full", "calls", "ambiguous",
+        "fallback", "needed", "busiest",
     )  # fmt: skip
     for p in found.pools:
         table.add_row(
             cell(p.pool),
             f"{p.size:,}",
-            f"{p.hold_minutes:g} min",
+            f"{p.hold_minutes:g}m",
             share(p.peak_utilisation),
             f"{p.busy_hours:,}",
             f"{p.exhausted_hours:,}",
@@ -216,11 +216,11 @@ def pools_table(found: PoolReport) -> Table:
             style="bold red" if p.recommended_size > p.size else None,
         )
     table.caption = (
-        "Size: the pool's numbers. Peak use: most numbers held at once / size. Hours full: a "
-        "visitor got the fallback. "
+        "Size: the pool's numbers. Peak: most numbers held at once / size. "
+        f"≥{BUSY:.0%}: hours at that use or more. Full: hours a visitor got the fallback. "
         "Needed: the peak of visitors over their hold plus one hold, so no number is given "
-        "again within a hold of its release. Busiest hour: its visitors; vendors size a pool "
-        f"by them at ≤{BUSY:.0%} use ("
+        "again within a hold of its release. Busiest: the visitors of the busiest hour; "
+        f"vendors size a pool by them at ≤{BUSY:.0%} use ("
         + ", ".join(f"{markup(p.pool)}: {rule_of_thumb(p):,}" for p in found.pools)
         + "; docs/dni.md)."
     )
