@@ -13,7 +13,10 @@ import pytest
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 
-# CI runs fewer examples to keep the suite fast; HYPOTHESIS_PROFILE=dev runs more.
+# CI runs fewer examples to keep the suite fast; HYPOTHESIS_PROFILE=dev runs more, and
+# the properties whose examples each run a build take their counts from
+# support.examples.build_examples (tests/README.md). `too_slow` times data generation
+# by the wall clock, which a shared CI machine stretches; no strategy here is slow.
 hypothesis_settings.register_profile(
     "ci", max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )

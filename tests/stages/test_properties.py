@@ -4,6 +4,10 @@
 - sessions are where a plain reading of DESIGN §2 puts them;
 - results do not depend on the order records arrive in;
 - importing again changes nothing.
+
+A build costs seconds whatever it holds, so each example builds several independent
+worlds at once (visitor, event and call ids carry the world's number) and the
+properties are checked world by world (support.examples gives the example counts).
 """
 
 from __future__ import annotations
@@ -14,9 +18,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
+from support.examples import build_examples
 from support.scenario import arrow_of, rows_of
 from touchpoint.build.build import build
 from touchpoint.config import load_settings
@@ -46,32 +51,40 @@ calls_strategy = st.lists(
     min_size=1,
     max_size=10,
 )
+# Worlds share nothing (their visitors differ), so one build checks them all.
+worlds_strategy = st.lists(st.tuples(events_strategy, calls_strategy), min_size=1, max_size=4)
+World = tuple[list, list]
 
 
-def _write(
-    directory: Path, events: list, calls: list, order: random.Random | None
-) -> tuple[Path, Path]:
+def _visitor(world: int, visitor: str) -> str:
+    return f"w{world}-{visitor}" if visitor else ""
+
+
+def _write(directory: Path, worlds: list[World], order: random.Random | None) -> tuple[Path, Path]:
     directory.mkdir(parents=True, exist_ok=True)
-    rows = []
-    for index, (visitor, second, arrival, kind) in enumerate(events):
-        url = f"https://example.com/p{index}"
-        campaign = CAMPAIGNS[arrival]
-        if campaign:
-            source, medium, name = campaign
-            url += f"?utm_source={source}&utm_medium={medium}" + (
-                f"&utm_campaign={name}" if name else ""
+    rows, tasks = [], []
+    for world, (events, calls) in enumerate(worlds):
+        for index, (visitor, second, arrival, kind) in enumerate(events):
+            url = f"https://example.com/p{index}"
+            campaign = CAMPAIGNS[arrival]
+            if campaign:
+                source, medium, name = campaign
+                url += f"?utm_source={source}&utm_medium={medium}" + (
+                    f"&utm_campaign={name}" if name else ""
+                )
+            moment = DAY + timedelta(seconds=second, microseconds=index)  # no ties
+            rows.append(
+                [f"e{world}-{index}", _visitor(world, visitor), kind, moment.isoformat(), url, ""]
             )
-        moment = DAY + timedelta(seconds=second, microseconds=index)  # no ties
-        rows.append([f"e{index}", visitor, kind, moment.isoformat(), url, ""])
-    tasks = [
-        [
-            f"00T{index:015d}",
-            (DAY + timedelta(seconds=second)).strftime("%Y-%m-%dT%H:%M:%S.000+0000"),
-            "Inbound Call",
-            visitor,
+        tasks += [
+            [
+                f"00T{world:03d}{index:012d}",
+                (DAY + timedelta(seconds=second)).strftime("%Y-%m-%dT%H:%M:%S.000+0000"),
+                "Inbound Call",
+                _visitor(world, visitor),
+            ]
+            for index, (visitor, second) in enumerate(calls)
         ]
-        for index, (visitor, second) in enumerate(calls)
-    ]
     if order is not None:
         order.shuffle(rows)
         order.shuffle(tasks)
@@ -88,12 +101,12 @@ def _write(
 
 
 def _run(
-    directory: Path, events: list, calls: list, order: random.Random | None = None, times: int = 1
+    directory: Path, worlds: list[World], order: random.Random | None = None, times: int = 1
 ) -> dict[str, list[dict[str, Any]]]:
     configured = load_settings(None, db=directory / "touchpoint.duckdb")
-    events_file, tasks_file = _write(directory / "in", events, calls, order)
+    events_file, tasks_file = _write(directory / "in", worlds, order)
     for _ in range(times):
-        if events:
+        if any(events for events, _calls in worlds):
             import_events(configured, [events_file])
         import_calls(configured, [tasks_file], "salesforce-csv")
     build(configured)
@@ -129,34 +142,39 @@ def _seconds(text: str) -> int:
     return (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
-@settings(max_examples=10)
-@given(events_strategy, calls_strategy)
-def test_each_call_gets_the_one_outcome_design_gives(tmp_path_factory, events, calls) -> None:
-    tables = _run(tmp_path_factory.mktemp("world"), events, calls)
-    sessions = tables["sessions"]
-    got = {(s["visitor_id"], _seconds(s["started_at"])) for s in sessions}
-    assert got == _expected_sessions(events)
-    assert len(tables["calls"]) == len(calls)
-    for call in tables["calls"]:
-        index = int(call["call_id"][3:18])
-        visitor, second = calls[index]
-        moment = second * 1_000_000
-        earlier = [
-            s
-            for s in sessions
-            if s["visitor_id"] == visitor and _seconds(s["started_at"]) <= moment
-        ]
-        if not visitor:
-            expected = "no_visitor_id"
-        elif not earlier:
-            expected = "no_session"
-        else:
-            latest = max(earlier, key=lambda s: _seconds(s["started_at"]))
-            gap = moment - _seconds(latest["started_at"])
-            expected = "merged" if gap <= WINDOW.total_seconds() * 1e6 else "outside_window"
-            assert call["session_id"] == latest["session_id"]
-        assert call["outcome"] == expected
-        assert (call["touchpoint_id"] is None) == (expected == "no_visitor_id")
+@build_examples(ci=5, dev=60)
+@given(worlds_strategy)
+def test_each_call_gets_the_one_outcome_design_gives(tmp_path_factory, worlds) -> None:
+    tables = _run(tmp_path_factory.mktemp("world"), worlds)
+    assert len(tables["calls"]) == sum(len(calls) for _events, calls in worlds)
+    for world, (events, calls) in enumerate(worlds):
+        prefix = f"w{world}-"
+        sessions = [s for s in tables["sessions"] if s["visitor_id"].startswith(prefix)]
+        got = {(s["visitor_id"], _seconds(s["started_at"])) for s in sessions}
+        expected_events = [(_visitor(world, v), *rest) for v, *rest in events]
+        assert got == _expected_sessions(expected_events), world
+        own = [c for c in tables["calls"] if int(c["call_id"][3:6]) == world]
+        assert len(own) == len(calls), world
+        for call in own:
+            visitor, second = calls[int(call["call_id"][6:18])]
+            visitor = _visitor(world, visitor)
+            moment = second * 1_000_000
+            earlier = [
+                s
+                for s in sessions
+                if s["visitor_id"] == visitor and _seconds(s["started_at"]) <= moment
+            ]
+            if not visitor:
+                expected = "no_visitor_id"
+            elif not earlier:
+                expected = "no_session"
+            else:
+                latest = max(earlier, key=lambda s: _seconds(s["started_at"]))
+                gap = moment - _seconds(latest["started_at"])
+                expected = "merged" if gap <= WINDOW.total_seconds() * 1e6 else "outside_window"
+                assert call["session_id"] == latest["session_id"]
+            assert call["outcome"] == expected
+            assert (call["touchpoint_id"] is None) == (expected == "no_visitor_id")
 
 
 def _canonical(tables: dict[str, list[dict[str, Any]]]) -> dict[str, list[str]]:
@@ -165,17 +183,17 @@ def _canonical(tables: dict[str, list[dict[str, Any]]]) -> dict[str, list[str]]:
     }
 
 
-@settings(max_examples=6)
-@given(events_strategy, calls_strategy, st.randoms(use_true_random=False))
-def test_results_do_not_depend_on_input_order(tmp_path_factory, events, calls, order) -> None:
-    first = _run(tmp_path_factory.mktemp("in-order"), events, calls)
-    shuffled = _run(tmp_path_factory.mktemp("shuffled"), events, calls, order)
+@build_examples(ci=3, dev=40)
+@given(worlds_strategy, st.randoms(use_true_random=False))
+def test_results_do_not_depend_on_input_order(tmp_path_factory, worlds, order) -> None:
+    first = _run(tmp_path_factory.mktemp("in-order"), worlds)
+    shuffled = _run(tmp_path_factory.mktemp("shuffled"), worlds, order)
     assert _canonical(first) == _canonical(shuffled)
 
 
-@settings(max_examples=6)
-@given(events_strategy, calls_strategy)
-def test_importing_again_changes_nothing(tmp_path_factory, events, calls) -> None:
-    once = _run(tmp_path_factory.mktemp("once"), events, calls)
-    twice = _run(tmp_path_factory.mktemp("twice"), events, calls, times=2)
+@build_examples(ci=3, dev=40)
+@given(worlds_strategy)
+def test_importing_again_changes_nothing(tmp_path_factory, worlds) -> None:
+    once = _run(tmp_path_factory.mktemp("once"), worlds)
+    twice = _run(tmp_path_factory.mktemp("twice"), worlds, times=2)
     assert _canonical(once) == _canonical(twice)
