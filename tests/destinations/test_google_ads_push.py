@@ -274,3 +274,13 @@ def test_2500_conversions_go_in_two_requests_of_at_most_2000(
     assert done.code == 0, done.stderr
     assert [len(body["events"]) for body in google.requests] == [2000, 500]
     assert len({e["transactionId"] for e in google.events}) == 2500
+
+
+def test_erasing_a_person_removes_their_rows_of_the_ledger(
+    world: Path, google: GoogleServer
+) -> None:
+    assert push(world).code == 0
+    erased = run_touchpoint(world, "erase", "--visitor", "v1")
+    assert erased.code == 0, erased.stderr
+    left = {(r[0], r[1]) for r in ledger(world)}
+    assert left == {p for p in EXPECTED if p[1] == "G3-old"}
