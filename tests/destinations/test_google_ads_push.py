@@ -284,3 +284,10 @@ def test_erasing_a_person_removes_their_rows_of_the_ledger(
     assert erased.code == 0, erased.stderr
     left = {(r[0], r[1]) for r in ledger(world)}
     assert left == {p for p in EXPECTED if p[1] == "G3-old"}
+
+
+def test_nothing_built_is_one_line_and_makes_no_store(tmp_path: Path) -> None:
+    done = push(tmp_path)
+    assert done.code == 1 and done.stderr.strip().count("\n") == 0
+    assert "nothing has been built yet" in done.stderr
+    assert not (tmp_path / "touchpoint.duckdb").exists()

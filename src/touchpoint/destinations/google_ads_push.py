@@ -40,7 +40,7 @@ from touchpoint.destinations.conversions_ledger import (
 from touchpoint.destinations.destination import ObjectPush, Progress, PushResult, no_progress
 from touchpoint.destinations.google_ads_file import NAME, Upload, uploads
 from touchpoint.errors import TouchpointError
-from touchpoint.store import Store
+from touchpoint.store import Store, open_snapshot
 
 TIMEOUT = 60
 EXAMPLES = 5
@@ -62,6 +62,8 @@ def push_google_ads(
     ads = settings.destinations.google_ads
     result = PushResult(destination=NAME, target=ads.base_url, dry_run=dry_run)
     now = datetime.now(UTC)
+    with open_snapshot(settings):
+        pass  # nothing built: say so before the store is made
     with Store.open(settings) as store:
         conversions = load_conversions(settings, GOOGLE_CLICK_IDS, since, store=store.con)
         done = settled(store.con, NAME, now)
