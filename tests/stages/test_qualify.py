@@ -8,9 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
+from support.examples import build_examples
 from support.paths import SCENARIOS
 from support.raw_calls import run_with_raw_calls
 from support.scenario import (
@@ -96,34 +97,46 @@ _rules = st.fixed_dictionaries(
 )
 
 
-def _csv(records: list[dict[str, Any]]) -> str:
-    header = ["call_id", "called_at", *(name for name in records[0] if name != "minute")]
+def _csv(worlds: list[list[dict[str, Any]]]) -> str:
+    """Every world's records; a world's visitors and call ids carry its number."""
+    header = ["call_id", "called_at", *(name for name in worlds[0][0] if name != "minute")]
     lines = [",".join(header)]
-    for index, record in enumerate(records):
-        hour, minute = divmod(record["minute"], 60)
-        called = f"2026-05-04T{10 + hour:02d}:{minute:02d}:00Z"
-        cells = [f"p{index}", called, *(str(record[name]) for name in header[2:])]
-        lines.append(",".join(cells))
+    for world, records in enumerate(worlds):
+        for index, record in enumerate(records):
+            hour, minute = divmod(record["minute"], 60)
+            called = f"2026-05-04T{10 + hour:02d}:{minute:02d}:00Z"
+            cells = {**record, "visitor_id": _visitor(world, record["visitor_id"])}
+            row = [f"p{world}-{index}", called, *(str(cells[name]) for name in header[2:])]
+            lines.append(",".join(row))
     return "\n".join(lines)
 
 
-@settings(max_examples=10, deadline=None)
-@given(st.lists(_record, min_size=1, max_size=8), _rules)
+def _visitor(world: int, visitor: str) -> str:
+    return f"w{world}-{visitor}" if visitor else ""
+
+
+# A build costs seconds whatever it holds: each example builds up to four worlds
+# (the same page views, their own records) under one set of rules.
+@build_examples(ci=4, dev=50)
+@given(st.lists(st.lists(_record, min_size=1, max_size=8), min_size=1, max_size=4), _rules)
 def test_every_unqualified_call_has_a_reason_and_no_touchpoint(
-    tmp_path_factory, records, rules
+    tmp_path_factory, worlds, rules
 ) -> None:
     directory = tmp_path_factory.mktemp("qualify")
     events = "visitor_id,type,occurred_at,url,referrer\n" + "\n".join(
-        [
-            "h1,page_view,2026-05-04T10:00:00Z,https://example.com/,https://www.google.com/",
-            "h1,form_submit,2026-05-04T10:20:00Z,https://example.com/,",
-            "h2,page_view,2026-05-04T11:00:00Z,https://example.com/,",
+        line.format(h1=_visitor(world, "h1"), h2=_visitor(world, "h2"))
+        for world in range(len(worlds))
+        for line in [
+            "{h1},page_view,2026-05-04T10:00:00Z,https://example.com/,https://www.google.com/",
+            "{h1},form_submit,2026-05-04T10:20:00Z,https://example.com/,",
+            "{h2},page_view,2026-05-04T11:00:00Z,https://example.com/,",
         ]
     )
     case = Case("calls", "generated", [events], [], {"calls": rules}, {})
-    tables = run_with_raw_calls(case, _csv(records), directory)
+    tables = run_with_raw_calls(case, _csv(worlds), directory)
     calls = tables["calls"]
-    assert len(calls) == len(records)  # every record is listed, counted or not
+    # every record is listed, counted or not
+    assert len(calls) == sum(len(records) for records in worlds)
     counted = {row["call_id"] for row in calls if row["qualified"]}
     for row in calls:
         assert row["qualified"] == (row["disqualified_reason"] is None), row
