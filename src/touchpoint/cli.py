@@ -155,13 +155,14 @@ def build_command(
     engine: Annotated[
         str, typer.Option("--engine", help="Where the stages run: duckdb or spark.")
     ] = "duckdb",
+    full: Annotated[bool, typer.Option("--full", help="Build even with nothing new.")] = False,
 ) -> None:
     """Run every stage and publish the results atomically."""
     from touchpoint.build.build import build, build_steps
 
     c = command_context(ctx)
     with console.stage_progress(c.quiet or as_json, build_steps(engine)) as on_stage:
-        result = build(c.settings(), on_stage, engine)
+        result = build(c.settings(), on_stage, engine, full)
     console.build_summary(result, quiet=c.quiet, as_json=as_json)
 
 

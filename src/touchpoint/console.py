@@ -235,6 +235,7 @@ def build_summary(result: BuildResult, quiet: bool, as_json: bool) -> None:
             json.dumps(
                 {
                     "build_id": result.build_id,
+                    "nothing_new": result.nothing_new,
                     "seconds": round(result.seconds, 3),
                     "rows": result.rows,
                     "stages": [stage.__dict__ for stage in result.stages],
@@ -242,8 +243,8 @@ def build_summary(result: BuildResult, quiet: bool, as_json: bool) -> None:
             )
         )
         return
-    if quiet:
-        return
+    if quiet or result.nothing_new:  # DESIGN §17: nothing new, the published build stays
+        return None if quiet else note(f"nothing new since the last build ({result.build_id})")
     table = Table(title=f"build {result.build_id}", title_justify="left")
     for column in ("stage", "rows in", "rows out", "seconds", "rows/s"):
         table.add_column(column, justify="left" if column == "stage" else "right")

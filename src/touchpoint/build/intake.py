@@ -35,7 +35,7 @@ from touchpoint.privacy.segments import write_without
 from touchpoint.privacy.suppression import Suppressed, load_list
 from touchpoint.schema import RAW_TABLES, TS
 from touchpoint.sources.records import compact_json, stable_hash
-from touchpoint.stages.pipeline import StageInfo
+from touchpoint.stages.info import StageInfo  # not .pipeline: no Ibis on a no-op build
 from touchpoint.store import Staging, Store
 
 CHECKPOINT = "intake:"

@@ -34,7 +34,6 @@ from touchpoint.config import Settings
 from touchpoint.config.destinations import LAST_TOUCH
 from touchpoint.errors import TouchpointError
 from touchpoint.sources.urls import url_facts
-from touchpoint.stages.attribution.rows import MODELS
 from touchpoint.store import open_snapshot, open_store_readonly
 
 GOOGLE_CLICK_IDS = ("gclid", "gbraid", "wbraid")
@@ -154,6 +153,8 @@ def _touches(con: duckdb.DuckDBPyConnection) -> dict[str, _Touch]:
 
 
 def check_model(model: str) -> None:
+    from touchpoint.stages.attribution.rows import MODELS  # imports Ibis: not at CLI start-up
+
     if model not in MODELS:
         raise TouchpointError(
             f"setting [destinations] model: unknown model {model!r}; use one of {', '.join(MODELS)}"

@@ -36,6 +36,7 @@ from touchpoint.stages.identity import (
     propagate,
 )
 from touchpoint.stages.identity import people as identity_people
+from touchpoint.stages.info import StageInfo
 from touchpoint.stages.journeys import journeys
 from touchpoint.stages.merge import merge_calls
 from touchpoint.stages.numbers import matched_calls, number_candidates, number_holds, pools_table
@@ -83,14 +84,6 @@ class Stage:
     # The leading inputs whose rows are this stage's rows in (the rest are lookups).
     rows_from: int = 1
     on_backend: bool = False
-
-
-@dataclass(frozen=True)
-class StageInfo:
-    stage: str
-    rows_in: int
-    rows_out: int
-    seconds: float
 
 
 def _events(raw_events: ir.Table, referrers: ir.Table, params: BuildParams) -> ir.Table:
