@@ -273,20 +273,20 @@ class Batch:
     def split(
         self, tables: dict[str, list[dict[str, Any]]]
     ) -> list[dict[str, list[dict[str, Any]]]]:
-        """Each case's own rows, visitor ids (and ids made from them) without their prefix."""
+        """Each case's own rows, visitor ids (and ids made from them) without their prefix.
+
+        A row is a case's when its visitor, person or conversion id has the case's
+        prefix or names one of its CRM records, a visitor-less row's call is the case's,
+        or its touchpoint is (attribution rows of a conversion known only by a phone).
+        """
         out = []
-        for index, case in enumerate(self.cases):
-            prefix = _prefix(index)
-            call_ids = {row[0] for text in case.tasks for row in parse_table(text)[1]}
-            if case.calls:
-                settings = load_settings(None, **case.settings)
-                call_ids |= scenario_vendors.call_ids(case.calls, settings)
-            crm_ids = _crm_ids(case)
+        for owner in self._owners(tables):
+            prefix = owner[0]
             own: dict[str, list[dict[str, Any]]] = {}
             for name, rows in tables.items():
                 picked = []
                 for row in rows:
-                    if _belongs(row, prefix, call_ids, crm_ids):
+                    if _owns(owner, row):
                         row = dict(row)
                         for key in ("visitor_id", "person_id", "conversion_id"):
                             if row.get(key):
@@ -295,6 +295,42 @@ class Batch:
                 own[name] = picked
             out.append(own)
         return out
+
+    def unowned(self, tables: dict[str, list[dict[str, Any]]]) -> list[tuple[str, dict]]:
+        """(table, row) of every row `split` gives to no case or to more than one."""
+        owners = self._owners(tables)
+        return [
+            (name, row)
+            for name, rows in tables.items()
+            for row in rows
+            if sum(_owns(owner, row) for owner in owners) != 1
+        ]
+
+    def _owners(self, tables: dict[str, list[dict[str, Any]]]) -> list[_Owner]:
+        """Each case's visitor-id prefix, call ids, CRM ids and touchpoint ids."""
+        owners = []
+        for index, case in enumerate(self.cases):
+            prefix = _prefix(index)
+            call_ids = {row[0] for text in case.tasks for row in parse_table(text)[1]}
+            if case.calls:
+                settings = load_settings(None, **case.settings)
+                call_ids |= scenario_vendors.call_ids(case.calls, settings)
+            crm_ids = _crm_ids(case)
+            touches = {
+                row["touchpoint_id"]
+                for row in tables.get("touchpoints", [])
+                if _belongs(row, prefix, call_ids, crm_ids)
+            }
+            owners.append((prefix, call_ids, crm_ids, touches))
+        return owners
+
+
+_Owner = tuple[str, set[str], set[str], set[str]]
+
+
+def _owns(owner: _Owner, row: dict[str, Any]) -> bool:
+    prefix, call_ids, crm_ids, touches = owner
+    return _belongs(row, prefix, call_ids, crm_ids) or row.get("touchpoint_id") in touches
 
 
 def _belongs(row: dict[str, Any], prefix: str, call_ids: set[str], crm_ids: set[str]) -> bool:
