@@ -2,13 +2,17 @@
 
 The org (support.salesforce_server with support.salesforce_collections) holds
 leads, contacts, calls logged as Tasks and an opportunity; `sync salesforce`
-and `build` run as users run them, then `push salesforce`. What the org holds
-afterwards is read back through simple-salesforce's query, as a report would.
+and `build` run as users run them, once per module, and each test pushes from its
+own copy of that store to its own copy of that org (support.salesforce_push).
+The push engine runs in this process; the tests of what the command prints run
+`touchpoint push salesforce`. What the org holds afterwards is read back through
+simple-salesforce's query, as a report would.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -18,8 +22,10 @@ from support.salesforce_push import (
     ATTRIBUTION,
     TOUCHPOINT,
     World,
+    built_world,
     org_records,
     pushed,
+    pushed_cli,
     requests_after,
 )
 from support.salesforce_server import Tls, make_tls
@@ -33,17 +39,45 @@ def tls(tmp_path_factory: pytest.TempPathFactory) -> Tls:
     return make_tls(tmp_path_factory.mktemp("tls"))
 
 
-@pytest.fixture
-def world(tls: Tls, cli, workdir: Path):
+@pytest.fixture(scope="module")
+def built(tls: Tls, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     """Three leads and two contacts who each made a call; the contacts' won opportunity."""
+    with built_world(tls, tmp_path_factory.mktemp("built")) as made:
+        yield made
+
+
+@pytest.fixture(scope="module")
+def built_450(tls: Tls, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    """The same with 445 more calls of the first lead: 450 touchpoints."""
+    with built_world(tls, tmp_path_factory.mktemp("built-450"), calls=445) as made:
+        yield made
+
+
+@pytest.fixture
+def world(built: World, tls: Tls, cli, workdir: Path) -> Iterator[World]:
+    """This test's copy of the built store and of the org."""
+    made = built.copy(tls, cli, workdir)
+    yield made
+    made.stop()
+
+
+@pytest.fixture
+def unbuilt(tls: Tls, cli, workdir: Path) -> Iterator[World]:
+    """The same org, nothing synced or built yet."""
     made = World.start(tls, cli, workdir)
     yield made
     made.stop()
 
 
+@pytest.fixture
+def world_450(built_450: World, tls: Tls, cli, workdir: Path) -> Iterator[World]:
+    made = built_450.copy(tls, cli, workdir)
+    yield made
+    made.stop()
+
+
 def test_push_writes_each_known_persons_touchpoints_and_their_attribution(world: World) -> None:
-    world.sync_and_build()
-    summary = pushed(world)
+    summary = pushed_cli(world)  # the command's --json summary
     by_object = {o["object"]: o for o in summary["objects"]}
     assert by_object[TOUCHPOINT]["created"] == 5
     assert by_object[ATTRIBUTION]["created"] == 2
@@ -74,7 +108,6 @@ def test_push_writes_each_known_persons_touchpoints_and_their_attribution(world:
 
 
 def test_a_second_push_sends_nothing_and_leaves_the_org_as_it_was(world: World) -> None:
-    world.sync_and_build()
     pushed(world)
     before = (
         world.org.current(TOUCHPOINT, ["Id", "LastModifiedDate"]),
@@ -95,7 +128,6 @@ def test_a_second_push_sends_nothing_and_leaves_the_org_as_it_was(world: World) 
 
 
 def test_a_changed_record_is_sent_again_and_a_gone_one_deleted(world: World) -> None:
-    world.sync_and_build()
     pushed(world)
     first_contact = world.contacts[0]
     gone_task = next(t for t, who in world.calls.items() if who == first_contact)
@@ -119,9 +151,8 @@ def test_a_changed_record_is_sent_again_and_a_gone_one_deleted(world: World) -> 
     assert attribution["Contact__c"] == world.contacts[1]
 
 
-def test_450_records_go_in_three_calls(world: World) -> None:
-    world.more_calls(445)
-    world.sync_and_build()
+def test_450_records_go_in_three_calls(world_450: World) -> None:
+    world = world_450
     since = len(world.org.seen)
     summary = pushed(world)
     assert summary["objects"][0]["created"] == 450
@@ -132,7 +163,6 @@ def test_450_records_go_in_three_calls(world: World) -> None:
 
 
 def test_a_record_the_org_refuses_is_a_reject_and_the_others_land(world: World) -> None:
-    world.sync_and_build()
     lead_call = next(task for task, who in world.calls.items() if who == world.leads[0])
     refused = world.touchpoint_of()[lead_call]
     world.org.collections.refuse[refused] = (
@@ -157,9 +187,8 @@ def test_a_record_the_org_refuses_is_a_reject_and_the_others_land(world: World) 
     assert len(org_records(world.org, TOUCHPOINT)) == 5
 
 
-def test_the_api_allowance_stops_the_push_and_the_next_one_finishes(world: World) -> None:
-    world.more_calls(445)
-    world.sync_and_build()
+def test_the_api_allowance_stops_the_push_and_the_next_one_finishes(world_450: World) -> None:
+    world = world_450
     world.settings(api_limit_reserve=100)
     world.org.api_used = world.org.api_total - 100  # after one call, 99 are left
     done = world.cli("push", "salesforce")
@@ -175,7 +204,6 @@ def test_the_api_allowance_stops_the_push_and_the_next_one_finishes(world: World
 
 
 def test_an_expired_session_signs_in_again(world: World) -> None:
-    world.sync_and_build()
     world.org.token_lifetime = 1  # every session lasts one call
     since = len(world.org.seen)
     summary = pushed(world)
@@ -187,7 +215,6 @@ def test_an_expired_session_signs_in_again(world: World) -> None:
 
 
 def test_transient_failures_are_retried(world: World) -> None:
-    world.sync_and_build()
     world.org.collections.fail_calls = [503, 502]
     world.org.collections.locked[next(iter(world.touchpoint_of().values()))] = 1
     summary = pushed(world)
@@ -197,7 +224,6 @@ def test_transient_failures_are_retried(world: World) -> None:
 
 
 def test_a_dry_run_sends_nothing_and_shows_what_would_go(world: World) -> None:
-    world.sync_and_build()
     since = len(world.org.seen)
     done = world.cli("push", "salesforce", "--dry-run")
     assert done.code == 0, done.stderr
@@ -214,7 +240,8 @@ def test_a_dry_run_sends_nothing_and_shows_what_would_go(world: World) -> None:
     assert org_records(world.org, TOUCHPOINT) == []
 
 
-def test_serve_pushes_after_its_scheduled_sync_and_build(world: World) -> None:
+def test_serve_pushes_after_its_scheduled_sync_and_build(unbuilt: World) -> None:
+    world = unbuilt
     world.settings(push={"interval": "1h"})
     settings = load_settings(world.workdir / "touchpoint.toml")
     schedule = SyncSchedule(settings, timedelta(hours=1), lambda _line: None)
@@ -226,7 +253,6 @@ def test_serve_pushes_after_its_scheduled_sync_and_build(world: World) -> None:
 
 
 def test_an_erased_persons_records_leave_the_org_with_the_next_push(world: World) -> None:
-    world.sync_and_build()
     pushed(world)
     erased = world.cli("erase", "--email", "c1@example.com")
     assert erased.code == 0, erased.stderr
@@ -238,7 +264,6 @@ def test_an_erased_persons_records_leave_the_org_with_the_next_push(world: World
 
 
 def test_a_touchpoint_deleted_by_hand_in_the_org_comes_back(world: World) -> None:
-    world.sync_and_build()
     pushed(world)
     credited = {r["Touchpoint__c"] for r in org_records(world.org, ATTRIBUTION)}
     gone = sorted(credited)[0]

@@ -1,12 +1,15 @@
 """What `push salesforce` writes by its mapping: the shipped ones, a user's, the fitting of values.
 
-The one-line errors go through the real CLI; the fitting of values (`fit`) is
-checked on its own for the limits Salesforce's field types have.
+The one-line errors go through the real CLI; what lands comes from the push engine
+run in this process on each test's copy of a store synced and built once for the
+module (support.salesforce_push); the fitting of values (`fit`) is checked on its
+own for the limits Salesforce's field types have.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -16,7 +19,7 @@ from hypothesis import strategies as st
 
 from support.paths import FIXTURES
 from support.salesforce_collections import answer, route
-from support.salesforce_push import World, org_records, pushed
+from support.salesforce_push import World, built_world, org_records, pushed
 from support.salesforce_server import Tls, make_tls
 from touchpoint.destinations import DESTINATIONS
 from touchpoint.destinations.salesforce_mapping import SHIPPED, FieldSpec, load_mapping
@@ -39,9 +42,16 @@ def tls(tmp_path_factory: pytest.TempPathFactory) -> Tls:
     return make_tls(tmp_path_factory.mktemp("tls"))
 
 
+@pytest.fixture(scope="module")
+def built(tls: Tls, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    with built_world(tls, tmp_path_factory.mktemp("built")) as made:
+        yield made
+
+
 @pytest.fixture
-def world(tls: Tls, cli, workdir: Path):
-    made = World.start(tls, cli, workdir)
+def world(built: World, tls: Tls, cli, workdir: Path) -> Iterator[World]:
+    """This test's copy of the built store and of the org."""
+    made = built.copy(tls, cli, workdir)
     yield made
     made.stop()
 
@@ -62,7 +72,6 @@ def test_every_shipped_mapping_loads(name: str) -> None:
 
 def test_the_bizible2_mapping_writes_marketo_measures_objects(world: World) -> None:
     world.settings(push={"mapping": "bizible2"})
-    world.sync_and_build()
     summary = pushed(world)
     by_object = {o["object"]: o for o in summary["objects"]}
     assert list(by_object) == [BIZIBLE_TOUCHPOINT, BIZIBLE_ATTRIBUTION]
@@ -101,7 +110,6 @@ def test_a_users_mapping_cuts_text_and_refuses_what_a_picklist_does_not_hold(
         )
     )
     world.settings(push={"mapping": str(mapping)})
-    world.sync_and_build()
     summary = pushed(world)
     assert [o["rejected"] for o in summary["objects"]] == [5, 0]
     assert summary["rejects"][0]["reason"].startswith("call_id '00T")
@@ -152,7 +160,6 @@ def test_the_command_names_what_it_knows(cli, workdir: Path) -> None:
 
 
 def test_the_org_answers_in_the_documented_shapes(world: World) -> None:
-    world.sync_and_build()
     pushed(world)
     documented_upsert = json.loads(
         (FIXTURES / "salesforce/collections-upsert-response.json").read_text()
@@ -228,7 +235,6 @@ def test_a_field_the_org_lacks_stops_the_push_with_one_line(world: World) -> Non
     mapping = world.workdir / "mine.toml"
     mapping.write_text(SHIPPED_TOUCHPOINT.read_text().replace('"Medium__c"', '"Medium_Typo__c"', 1))
     world.settings(push={"mapping": str(mapping)})
-    world.sync_and_build()
     line = one_error_line(world.cli("push", "salesforce").stderr)
     assert "INVALID_FIELD: No such column 'Medium_Typo__c' on sobject of type Touchpoint__c" in line
     assert "(check [salesforce.push] mapping against the org's fields" in line

@@ -1,9 +1,17 @@
-"""What the push tests share: an org with people, calls and an opportunity, synced and built."""
+"""What the push tests share: an org with people, calls and an opportunity, synced and built.
+
+`World.start` makes the org and runs `sync salesforce` and `build` as users run them;
+a module does that once (`built_world`) and each test takes `World.copy`: the working
+directory's store, intake and snapshots copied into its own directory and a new org
+with the same records on its own port, so no test sees another's pushes.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Callable
+import shutil
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,8 +19,13 @@ from typing import Any
 import requests
 from simple_salesforce import Salesforce
 
+from conftest import run_touchpoint
 from support.salesforce_server import OrgServer, SalesforceOrg, Seen, Tls
 from support.sync_setup import write_settings
+from touchpoint.cli_push import push_json
+from touchpoint.config import load_settings
+from touchpoint.destinations.salesforce_push import push_salesforce
+from touchpoint.store import open_snapshot
 
 SECRET = "push-client-secret-value"
 ACCOUNT = "0015e00000AbCdEAAV"
@@ -63,6 +76,17 @@ class World:
         world.settings()
         return world
 
+    def copy(self, tls: Tls, cli: Callable[..., Any], workdir: Path) -> World:
+        """This world as it is now, in `workdir` against a new org with the same records."""
+        shutil.copytree(self.workdir, workdir, dirs_exist_ok=True)
+        org = self.org.copy()
+        world = World(
+            org, org.serve(tls), cli, workdir, self.leads, self.contacts, self.opportunity
+        )
+        world.calls = dict(self.calls)
+        world.settings()  # the new org's address
+        return world
+
     def call(self, who: str, n: int) -> None:
         task = self.org.put(
             "Task",
@@ -102,17 +126,38 @@ class World:
 
     def touchpoint_of(self) -> dict[str, str]:
         """Task id -> the touchpoint id of its call, as the latest build says."""
-        done = self.cli("export", "touchpoints", "--format", "json")
-        assert done.code == 0, done.stderr
-        rows = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
-        return {r["call_id"]: r["touchpoint_id"] for r in rows}
+        with open_snapshot(load_settings(self.workdir / "touchpoint.toml")) as con:
+            rows = con.execute("SELECT call_id, touchpoint_id FROM touchpoints").fetchall()
+        return {call: touchpoint for call, touchpoint in rows if call is not None}
 
     def stop(self) -> None:
         self.server.stop()
         assert self.org.errors == []
 
 
-def pushed(world: World, *args: str) -> dict[str, Any]:
+@contextlib.contextmanager
+def built_world(tls: Tls, directory: Path, calls: int = 0) -> Iterator[World]:
+    """A module's world, synced and built once (with `calls` more calls of the first lead);
+    its org stops serving: tests take a `World.copy`."""
+
+    def cli(*args: str, **options: Any) -> Any:
+        return run_touchpoint(directory, *args, **options)
+
+    made = World.start(tls, cli, directory)
+    made.more_calls(calls)
+    made.sync_and_build()
+    made.stop()
+    yield made
+
+
+def pushed(world: World) -> dict[str, Any]:
+    """The push engine run in this process, which must succeed; its `--json` summary."""
+    summary = push_json(push_salesforce(load_settings(world.workdir / "touchpoint.toml")))
+    assert SECRET not in summary
+    return json.loads(summary)
+
+
+def pushed_cli(world: World, *args: str) -> dict[str, Any]:
     """`push salesforce --json`, which must succeed; its summary."""
     done = world.cli("push", "salesforce", "--json", *args)
     assert done.code == 0, done.stderr

@@ -17,6 +17,7 @@ Salesforce does. `seen` records every request it answered.
 from __future__ import annotations
 
 import base64
+import copy
 import itertools
 import json
 import re
@@ -422,6 +423,18 @@ class SalesforceOrg:
             now = sf_time(self.tick())
             record = self.records[sobject][record_id]
             record.update(IsDeleted=True, LastModifiedDate=now, SystemModstamp=now)
+
+    def copy(self) -> SalesforceOrg:
+        """A new org, not serving, with these records, clients, clock and next ids."""
+        with self.lock:
+            made = SalesforceOrg(self.page_size)
+            made.records = copy.deepcopy(self.records)
+            made.clients, made.clock, made.api_used = dict(self.clients), self.clock, self.api_used
+            ours = (
+                re.fullmatch(r"\w{3}5e00000(\d{5})AAA", i) for r in self.records.values() for i in r
+            )
+            made._ids = itertools.count(max((int(m[1]) for m in ours if m), default=0) + 1)
+            return made
 
     def current(
         self, sobject: str, fields: list[str], deleted: bool = True
