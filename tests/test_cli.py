@@ -49,7 +49,7 @@ def built(built_dir: Path):
 
 
 def test_build_prints_its_stages(built):
-    result = built("build", "--json")
+    result = built("build", "--full", "--json")  # built already: without --full, nothing new
     summary = json.loads(result.stdout)
     assert summary["rows"]["calls"] == 3
     # The collector's intake log is loaded first (touchpoint.build.intake), then records
