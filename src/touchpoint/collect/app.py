@@ -12,7 +12,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from datetime import datetime
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -63,8 +64,17 @@ class TouchpointApp(Starlette):
         await super().__call__(scope, receive, send)
 
 
-def create_app(settings: Settings, token: str, routes: Sequence[BaseRoute] = ()) -> Starlette:
-    """The server's ASGI app; the intake log opens and closes with the app's lifespan."""
+def create_app(
+    settings: Settings,
+    token: str,
+    routes: Sequence[BaseRoute] = (),
+    clock: Callable[[], datetime] | None = None,
+) -> Starlette:
+    """The server's ASGI app; the intake log opens and closes with the app's lifespan.
+
+    `clock` is the time `POST /numbers` assigns by (default: now); the demo plays a
+    past month on it.
+    """
     collector = Collector(
         settings=settings.collector,
         origins=OriginPolicy(settings.site.domains),
@@ -73,7 +83,7 @@ def create_app(settings: Settings, token: str, routes: Sequence[BaseRoute] = ())
     )
     snippet = Snippet.build(settings.collector, settings.numbers.pools)
 
-    numbers = NumbersEndpoint(settings, collector)
+    numbers = NumbersEndpoint(settings, collector, clock)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:

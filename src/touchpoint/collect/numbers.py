@@ -21,7 +21,7 @@ import asyncio
 import contextlib
 import re
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -125,14 +125,19 @@ def assignment_rows(data: bytes) -> Iterator[dict[str, Any]]:
 class NumbersEndpoint:
     """The ASGI app behind `/numbers`."""
 
-    def __init__(self, settings: Settings, collector: Collector):
+    def __init__(
+        self,
+        settings: Settings,
+        collector: Collector,
+        clock: Callable[[], datetime] | None = None,
+    ):
         self.settings = settings
         self.collector = collector
         self.assigner = assigner_for(settings)
         self.classifier = ChannelClassifier(settings)
         self.pools = {pool.name: pool for pool in settings.numbers.pools}
         self.timeout = settings.sessions.timeout
-        self.clock = lambda: datetime.now(UTC)
+        self.clock = clock or (lambda: datetime.now(UTC))
         if self.needs_channels:
             self.classifier.check()
 

@@ -75,11 +75,9 @@ class DemoServer:
                 ),
             }
         )
-        app = create_app(self.settings, secrets.token_urlsafe(24))
         # The month lies in the past: `POST /numbers` assigns on the month's clock.
         self.clock = WorldClock()
-        numbers = next(r for r in app.routes if getattr(r, "path", None) == "/numbers")
-        numbers.endpoint.clock = self.clock  # type: ignore[attr-defined]
+        app = create_app(self.settings, secrets.token_urlsafe(24), clock=self.clock)
         config = uvicorn.Config(
             app, log_config=None, log_level="warning", access_log=False, server_header=False
         )
