@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-import threading
 import time
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TypeVar
 
 import pytest
+
+from support.local_http import QuietHandler, start, stop
 
 CHROMIUM = "/usr/bin/chromium"
 # HeadlessChrome's own user agent is dropped as a bot; real visitors send this kind.
@@ -68,7 +68,7 @@ class Site:
         self.posted: list[bytes] = []
         site = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_GET(self) -> None:
                 body = site.pages.get(self.path.split("?")[0], site.pages["/"])
                 self.send_response(200)
@@ -84,16 +84,11 @@ class Site:
                 self.send_header("content-length", "0")
                 self.end_headers()
 
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.http = start(Handler)
         self.port = self.http.server_address[1]
-        threading.Thread(target=self.http.serve_forever, daemon=True).start()
 
     def url(self, path: str) -> str:
         return f"http://shop.example.com:{self.port}{path}"
 
     def close(self) -> None:
-        self.http.shutdown()
-        self.http.server_close()
+        stop(self.http)

@@ -15,15 +15,15 @@ from __future__ import annotations
 
 import json
 import shutil
-import threading
 import uuid
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
 from conftest import run_touchpoint
+from support.local_http import QuietHandler, start, stop
 
 REFRESH_TOKEN = "1//test-refresh-token-9f8e7d"
 CLIENT_ID = "1234-test.apps.googleusercontent.com"
@@ -62,7 +62,7 @@ class GoogleServer:
     def start(self) -> GoogleServer:
         google = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length)
@@ -79,17 +79,11 @@ class GoogleServer:
                 self.end_headers()
                 self.wfile.write(data)
 
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self._server = start(Handler)
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+        stop(self._server)
 
     def _token(self, form: dict[str, list[str]]) -> tuple[int, Any]:
         self.token_requests += 1
